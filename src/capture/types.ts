@@ -1,0 +1,72 @@
+/** One captured record, as the readers hand it on. */
+export interface Packet {
+  /** 1-based, as Wireshark and tshark number frames. */
+  frame: number;
+  /** Timestamp: whole seconds and nanoseconds since the epoch. */
+  tsSec: number;
+  tsNsec: number;
+  capturedLength: number;
+  originalLength: number;
+  /** LINKTYPE_* of the interface the record was captured on. */
+  linkType: number;
+  /** The captured bytes. A view into the reader's buffer: valid only during the callback. */
+  data: Uint8Array;
+}
+
+export type CaptureFormat = 'pcap' | 'pcap-nsec' | 'pcapng';
+
+/** What a reader learned about the file besides its packets. */
+export interface CaptureInfo {
+  format: CaptureFormat;
+  /** Link types in the order interfaces were declared. */
+  linkTypes: number[];
+  snapLength: number;
+  /** Comments found in the file (pcapng section and interface comments). */
+  comments: string[];
+}
+
+/** Receives packets and anomalies from a reader, in file order. */
+export interface CaptureSink {
+  packet(p: Packet): void;
+  /** A recoverable anomaly; frame is the record it concerns, or null for the file itself. */
+  warning(frame: number | null, message: string): void;
+}
+
+/**
+ * Outcome of reading a whole capture. `error` is set when reading had to stop early
+ * (a cut-off file, an impossible record): what was read before it is still valid.
+ */
+export interface CaptureResult {
+  info: CaptureInfo;
+  packets: number;
+  bytesRead: number;
+  error: string | null;
+}
+
+/** A file that cannot be read as a capture at all. Its message is one line, for the user. */
+export class CaptureError extends Error {}
+
+export const LINKTYPE = {
+  NULL: 0,
+  ETHERNET: 1,
+  RAW: 101,
+  LOOP: 108,
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+export function linkTypeName(t: number): string {
+  switch (t) {
+    case LINKTYPE.NULL: return 'BSD loopback (NULL)';
+    case LINKTYPE.ETHERNET: return 'Ethernet';
+    case LINKTYPE.RAW: return 'raw IP';
+    case LINKTYPE.LOOP: return 'OpenBSD loopback (LOOP)';
+    case LINKTYPE.LINUX_SLL: return 'Linux cooked (SLL)';
+    case LINKTYPE.IPV4: return 'raw IPv4';
+    case LINKTYPE.IPV6: return 'raw IPv6';
+    case LINKTYPE.LINUX_SLL2: return 'Linux cooked v2 (SLL2)';
+    default: return `link type ${t}`;
+  }
+}

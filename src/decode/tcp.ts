@@ -1,0 +1,86 @@
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_PSH = 0x08;
+export const TCP_ACK = 0x10;
+export const TCP_URG = 0x20;
+
+/** A TCP header (RFC 9293). seq and ack are unsigned 32-bit values. */
+export interface TcpHeader {
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  /** Header length: data offset x 4, options included. */
+  headerLength: number;
+  flags: number;
+  window: number;
+  /** The option bytes, a view into the packet. */
+  options: Uint8Array;
+}
+
+export type TcpResult = TcpHeader | { error: string };
+
+export function decodeTcp(b: Uint8Array): TcpResult {
+  if (b.length < 20) return { error: `TCP header cut short (${b.length} of 20 bytes)` };
+  const headerLength = (b[12] >> 4) * 4;
+  if (headerLength < 20) return { error: `TCP data offset ${headerLength / 4} is less than 5` };
+  if (b.length < headerLength) return { error: `TCP options cut short (${b.length} of ${headerLength} bytes)` };
+  return {
+    srcPort: (b[0] << 8) | b[1],
+    dstPort: (b[2] << 8) | b[3],
+    seq: ((b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7]) >>> 0,
+    ack: ((b[8] << 24) | (b[9] << 16) | (b[10] << 8) | b[11]) >>> 0,
+    headerLength,
+    flags: b[13] | ((b[12] & 1) << 8),
+    window: (b[14] << 8) | b[15],
+    options: b.subarray(20, headerLength),
+  };
+}
+
+export interface TcpOptions {
+  mss?: number;
+  windowScale?: number;
+  sackPermitted?: boolean;
+  timestamp?: { value: number; echo: number };
+  sack?: Array<[number, number]>;
+  /** Set when the option list is malformed; what was read before stays. */
+  malformed?: boolean;
+}
+
+/** Parses the option list; read only where it is needed (it is never on the hot path). */
+export function parseTcpOptions(o: Uint8Array): TcpOptions {
+  const r: TcpOptions = {};
+  let i = 0;
+  while (i < o.length) {
+    const kind = o[i];
+    if (kind === 0) break;
+    if (kind === 1) { i++; continue; }
+    if (i + 1 >= o.length) { r.malformed = true; break; }
+    const len = o[i + 1];
+    if (len < 2 || i + len > o.length) { r.malformed = true; break; }
+    const v = o.subarray(i + 2, i + len);
+    const u32 = (k: number) => ((v[k] << 24) | (v[k + 1] << 16) | (v[k + 2] << 8) | v[k + 3]) >>> 0;
+    if (kind === 2 && len === 4) r.mss = (v[0] << 8) | v[1];
+    else if (kind === 3 && len === 3) r.windowScale = v[0];
+    else if (kind === 4 && len === 2) r.sackPermitted = true;
+    else if (kind === 8 && len === 10) r.timestamp = { value: u32(0), echo: u32(4) };
+    else if (kind === 5 && (len - 2) % 8 === 0) {
+      r.sack = [];
+      for (let k = 0; k < v.length; k += 8) r.sack.push([u32(k), u32(k + 4)]);
+    }
+    i += len;
+  }
+  return r;
+}
+
+export function flagString(f: number): string {
+  const s: string[] = [];
+  if (f & TCP_SYN) s.push('SYN');
+  if (f & TCP_FIN) s.push('FIN');
+  if (f & TCP_RST) s.push('RST');
+  if (f & TCP_PSH) s.push('PSH');
+  if (f & TCP_ACK) s.push('ACK');
+  if (f & TCP_URG) s.push('URG');
+  return s.join(',');
+}
