@@ -1,0 +1,141 @@
+/** Receives what a chunked body carries; offsets are stream offsets. */
+export interface ChunkedHandlers {
+  /** Chunk data: body bytes, in order. `bytes` is a view, valid only during the call. */
+  data(bytes: Uint8Array, offset: number): void;
+  /** The CRLF after a chunk's data has been read; `offset` is just past it. */
+  chunkEnd(offset: number): void;
+  /** The last chunk and the trailer section are read; `offset` is just past them. */
+  done(offset: number): void;
+  /** The framing is broken at `offset`: the body cannot be followed any further. */
+  error(message: string, offset: number): void;
+}
+
+const enum State {
+  SIZE_LINE,
+  DATA,
+  DATA_CRLF,
+  TRAILER,
+  DONE,
+  BROKEN,
+}
+
+/** A chunk-size line longer than this is not one. */
+const MAX_LINE = 4096;
+
+/**
+ * The chunked transfer coding of RFC 9112 §7.1 as a state machine fed arbitrary pieces:
+ * chunk-size [; extensions] CRLF, chunk-data CRLF, ..., 0 CRLF, trailer fields, CRLF.
+ * Bare LF line ends are accepted, as every browser does.
+ */
+export class ChunkedDecoder {
+  private state = State.SIZE_LINE;
+  private line: number[] = [];
+  private chunkSize = 0;
+  private remaining = 0;
+  private crlfSeen = 0;
+  /** Bytes of framing (size lines, CRLFs, trailers) read so far. */
+  framing = 0;
+  /** Bytes of chunk data read so far. */
+  bodyLength = 0;
+  /** Extensions and trailer lines, as text, for display. */
+  readonly extensions: string[] = [];
+  readonly trailers: string[] = [];
+
+  constructor(private readonly h: ChunkedHandlers) {}
+
+  get finished(): boolean {
+    return this.state === State.DONE || this.state === State.BROKEN;
+  }
+
+  /** True while inside chunk data (a gap there loses data but not the framing). */
+  get inData(): number {
+    return this.state === State.DATA ? this.remaining : 0;
+  }
+
+  /** Accounts for `n` bytes of chunk data that were never captured. */
+  skipData(n: number): void {
+    this.remaining -= n;
+    this.bodyLength += n;
+    if (this.remaining === 0) this.state = State.DATA_CRLF;
+  }
+
+  /** Feeds bytes at stream offset `offset`; returns how many belong to the body (the rest follows it). */
+  feed(b: Uint8Array, offset: number): number {
+    let i = 0;
+    while (i < b.length) {
+      switch (this.state) {
+        case State.SIZE_LINE:
+        case State.TRAILER: {
+          const c = b[i++];
+          this.framing++;
+          if (c !== 0x0a) {
+            if (this.line.length >= MAX_LINE) return this.fail(`chunk-size line longer than ${MAX_LINE} bytes`, offset + i);
+            this.line.push(c);
+            continue;
+          }
+          if (this.line.length > 0 && this.line[this.line.length - 1] === 0x0d) this.line.pop();
+          const text = String.fromCharCode(...this.line);
+          this.line = [];
+          if (this.state === State.TRAILER) {
+            if (text === '') {
+              this.state = State.DONE;
+              this.h.done(offset + i);
+              return i;
+            }
+            this.trailers.push(text);
+            continue;
+          }
+          const m = /^([0-9A-Fa-f]+)[ \t]*(;.*)?$/.exec(text);
+          if (!m || m[1].length > 13) return this.fail(`invalid chunk size ${JSON.stringify(text.slice(0, 40))}`, offset + i);
+          if (m[2]) this.extensions.push(m[2].slice(1).trim());
+          this.chunkSize = parseInt(m[1], 16);
+          if (this.chunkSize === 0) this.state = State.TRAILER;
+          else {
+            this.remaining = this.chunkSize;
+            this.state = State.DATA;
+          }
+          continue;
+        }
+        case State.DATA: {
+          const n = Math.min(this.remaining, b.length - i);
+          this.h.data(b.subarray(i, i + n), offset + i);
+          this.remaining -= n;
+          this.bodyLength += n;
+          i += n;
+          if (this.remaining === 0) {
+            this.state = State.DATA_CRLF;
+            this.crlfSeen = 0;
+          }
+          continue;
+        }
+        case State.DATA_CRLF: {
+          const c = b[i];
+          if (c === 0x0d && this.crlfSeen === 0) {
+            i++;
+            this.framing++;
+            this.crlfSeen = 1;
+            continue;
+          }
+          if (c === 0x0a) {
+            i++;
+            this.framing++;
+            this.state = State.SIZE_LINE;
+            this.h.chunkEnd(offset + i);
+            continue;
+          }
+          return this.fail('chunk data is not followed by CRLF', offset + i);
+        }
+        case State.DONE:
+        case State.BROKEN:
+          return i;
+      }
+    }
+    return i;
+  }
+
+  private fail(message: string, at: number): number {
+    this.state = State.BROKEN;
+    this.h.error(message, at);
+    return 0;
+  }
+}

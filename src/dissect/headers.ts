@@ -1,0 +1,8 @@
+import type { HeaderList } from './types.js';
+
+/** The first value of a header field, by case-insensitive name. */
+export function headerValue(headers: HeaderList, name: string): string | undefined {
+  const n = name.toLowerCase();
+  for (const [k, v] of headers) if (k.toLowerCase() === n) return v;
+  return undefined;
+}

@@ -1,0 +1,162 @@
+import type { Connection, Dir, StreamChunk } from '../reassembly/types.js';
+
+/**
+ * What a message does in the exchange, for grouping messages into updates (analysis/):
+ * request: the client asks for new data; answer: the server's reply to a request;
+ * push: data the server sends unasked; prelude: set-up that travels with the next update
+ * (the headers of an event stream); setup: connection set-up (a page load, a handshake);
+ * control: keep-alives and the like; close: tear-down; none: counted through another message.
+ */
+export type Role = 'request' | 'answer' | 'push' | 'prelude' | 'setup' | 'control' | 'close' | 'none';
+
+/** Where a message lies on the wire; not part of the JSON output. */
+export interface Wire {
+  dir: Dir;
+  /** Half-open range of stream offsets, framing included. */
+  start: number;
+  end: number;
+  role: Role;
+  /** Bytes of useful payload (the body, the event data, the frame payload); the rest is framing. */
+  useful: number;
+  /** The wire bytes, when the caller asked to keep them (for --payloads); capped. */
+  raw?: Uint8Array;
+  /** Unmasked/decoded payload bytes for display, when kept. */
+  payload?: Uint8Array;
+  /** For a message carried inside an HTTP body (an SSE event): the head, for display. */
+  note?: string;
+}
+
+export type HeaderList = Array<[string, string]>;
+
+interface MessageBase {
+  from: 'client' | 'server';
+  frames: number[];
+  /** Seconds since the capture's first packet, of the packet carrying the first byte. */
+  time: number;
+  wire: Wire;
+}
+
+export interface HttpRequest extends MessageBase {
+  kind: 'http-request';
+  method: string;
+  target: string;
+  version: string;
+  headers: HeaderList;
+  bodyLength: number;
+  body?: string;
+  bodyHex?: string;
+  bodyTruncated?: boolean;
+}
+
+export interface HttpResponse extends MessageBase {
+  kind: 'http-response';
+  status: number;
+  reason: string;
+  version: string;
+  headers: HeaderList;
+  /** null for an event stream, whose body is reported as sse-event messages. */
+  bodyLength: number | null;
+  body?: string;
+  bodyHex?: string;
+  bodyTruncated?: boolean;
+}
+
+export interface SseEvent extends MessageBase {
+  kind: 'sse-event';
+  event: string;
+  data: string;
+  id?: string;
+  retry?: number;
+}
+
+export interface SseComment extends MessageBase {
+  kind: 'sse-comment';
+  text: string;
+}
+
+export interface WsFrame extends MessageBase {
+  kind: 'ws-frame';
+  fin: boolean;
+  rsv1: boolean;
+  opcode: number;
+  masked: boolean;
+  maskKey?: string;
+  payloadLength: number;
+  text?: string;
+  hex?: string;
+  closeCode?: number;
+  closeReason?: string;
+}
+
+export interface WsMessage extends MessageBase {
+  kind: 'ws-message';
+  opcode: number;
+  text?: string;
+  hex?: string;
+  compressed: boolean;
+  length: number;
+}
+
+export interface DataMessage extends MessageBase {
+  kind: 'data';
+  length: number;
+  text?: string;
+  hex?: string;
+}
+
+export type Message = HttpRequest | HttpResponse | SseEvent | SseComment | WsFrame | WsMessage | DataMessage;
+
+export interface DissectOptions {
+  /** Keep wire and payload bytes on messages (for --payloads and bodies in JSON). */
+  keepBytes: boolean;
+  /** Cap on bytes kept per message for display. */
+  maxKeptBytes: number;
+  /** Cap on the size a compressed body or message may inflate to. */
+  maxInflatedBytes: number;
+}
+
+export const DEFAULT_DISSECT_OPTIONS: DissectOptions = {
+  keepBytes: false,
+  maxKeptBytes: 64 * 1024,
+  maxInflatedBytes: 16 * 1024 * 1024,
+};
+
+/** What a dissector may ask of the connection it works on. */
+export interface DissectContext {
+  readonly conn: Connection;
+  readonly options: DissectOptions;
+  emit(m: Message): void;
+  warn(frame: number, message: string): void;
+  /** Frame numbers of the packets that carried stream bytes [start, end) of a direction. */
+  framesFor(dir: Dir, start: number, end: number): number[];
+  /** Time of the packet that carried the byte at `offset`. */
+  timeAt(dir: Dir, offset: number): number;
+  /** Frame of the packet that carried the byte at `offset`. */
+  frameAt(dir: Dir, offset: number): number;
+  /** Lets the bytes before `offset` be forgotten: no message will ask for them again. */
+  release(dir: Dir, offset: number): void;
+  /** Hands the rest of the connection to another registered dissector. */
+  handoff(name: string, params: unknown): Dissector;
+  /** Names what the connection turned out to carry (an HTTP connection that streams events is "sse"). */
+  setProtocol(protocol: string): void;
+}
+
+/** A protocol parser for one connection, fed both directions' ordered bytes. */
+export interface Dissector {
+  data(dir: Dir, chunk: StreamChunk): void;
+  gap(dir: Dir, offset: number, length: number, frame: number): void;
+  end(dir: Dir, frame: number): void;
+}
+
+/** A registered dissector: how to recognise its streams, and how to make one. */
+export interface DissectorSpec {
+  name: string;
+  /** The protocol name it reports for a connection (tcp, http, websocket). */
+  protocol: string;
+  /**
+   * Looks at the first bytes a direction sent: true claims the connection, false declines,
+   * undefined asks for more bytes. Specs without probe are reached only by handoff.
+   */
+  probe?(dir: Dir, head: Uint8Array): boolean | undefined;
+  create(ctx: DissectContext, params?: unknown): Dissector;
+}

@@ -1,0 +1,350 @@
+import { createHash } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
+import type { Dir, StreamChunk } from '../reassembly/types.js';
+import { ByteKeeper, hex, textOf, textOrHex } from './bytes.js';
+import { headerValue } from './headers.js';
+import type { DissectContext, Dissector, DissectorSpec, HeaderList, Role, WsFrame, WsMessage } from './types.js';
+
+export const OPCODE = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const DEFLATE_TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
+
+/** RFC 6455 §7.4.1 and the IANA registry: what a close code means. */
+export const CLOSE_CODES: Record<number, string> = {
+  1000: 'normal closure',
+  1001: 'going away',
+  1002: 'protocol error',
+  1003: 'unsupported data',
+  1005: 'no status received',
+  1006: 'abnormal closure',
+  1007: 'invalid frame payload data',
+  1008: 'policy violation',
+  1009: 'message too big',
+  1010: 'mandatory extension',
+  1011: 'internal error',
+  1012: 'service restart',
+  1013: 'try again later',
+  1014: 'bad gateway',
+  1015: 'TLS handshake',
+};
+
+export function websocketAccept(key: string): string {
+  return createHash('sha1').update(key + GUID).digest('base64');
+}
+
+export interface WebSocketParams {
+  requestHeaders: HeaderList;
+  responseHeaders: HeaderList;
+  frame: number;
+}
+
+interface Deflate {
+  /** Per direction: does each message start from an empty window? */
+  noContextTakeover: [boolean, boolean];
+  windowBits: [number, number];
+}
+
+const enum State {
+  HEADER,
+  PAYLOAD,
+  DEAD,
+}
+
+class Side {
+  state = State.HEADER;
+  hdr = new Uint8Array(14);
+  hdrLen = 0;
+  fin = false;
+  rsv = 0;
+  opcode = 0;
+  masked = false;
+  maskKey = new Uint8Array(4);
+  payloadLength = 0;
+  remaining = 0;
+  frameStart = 0;
+  payload: ByteKeeper | null = null;
+  lostBytes = 0;
+  // the message being assembled from fragments
+  msgOpcode = -1;
+  msgStart = 0;
+  msgCompressed = false;
+  msgUseful = 0;
+  msgParts: ByteKeeper | null = null;
+  /** Decompressed history: the LZ77 window shared across messages under context takeover. */
+  window: Uint8Array = new Uint8Array(0);
+  inflateBroken = false;
+}
+
+/**
+ * RFC 6455 frames as a passive observer reads them: header, extended length, mask key and
+ * payload are consumed across arbitrary chunk boundaries; client payloads are unmasked with
+ * the key index carried between chunks; fragments are joined into messages; messages with
+ * RSV1 are inflated (RFC 7692) when the handshake negotiated permessage-deflate. Violations
+ * are warnings; only when frame boundaries are lost (a gap in a header, an impossible
+ * length) does a direction stop being dissected.
+ */
+class WebSocketDissector implements Dissector {
+  private sides: [Side, Side] = [new Side(), new Side()];
+  private deflate: Deflate | null = null;
+
+  constructor(private readonly ctx: DissectContext, params: WebSocketParams) {
+    ctx.setProtocol('websocket');
+    const key = headerValue(params.requestHeaders, 'sec-websocket-key');
+    const accept = headerValue(params.responseHeaders, 'sec-websocket-accept');
+    if (key !== undefined && accept !== undefined && websocketAccept(key.trim()) !== accept.trim()) {
+      ctx.warn(params.frame, `Sec-WebSocket-Accept ${accept} does not match the key ${key} (expected ${websocketAccept(key.trim())})`);
+    } else if (key !== undefined && accept === undefined) {
+      ctx.warn(params.frame, 'the 101 answer has no Sec-WebSocket-Accept');
+    }
+    const ext = headerValue(params.responseHeaders, 'sec-websocket-extensions') ?? '';
+    for (const offer of ext.split(',')) {
+      const parts = offer.split(';').map((p) => p.trim());
+      if (parts[0].toLowerCase() !== 'permessage-deflate') continue;
+      const d: Deflate = { noContextTakeover: [false, false], windowBits: [15, 15] };
+      for (const p of parts.slice(1)) {
+        const [k, v] = p.split('=').map((x) => x.trim().replace(/^"|"$/g, ''));
+        if (k === 'client_no_context_takeover') d.noContextTakeover[0] = true;
+        else if (k === 'server_no_context_takeover') d.noContextTakeover[1] = true;
+        else if (k === 'client_max_window_bits' && v) d.windowBits[0] = parseInt(v, 10) || 15;
+        else if (k === 'server_max_window_bits' && v) d.windowBits[1] = parseInt(v, 10) || 15;
+      }
+      this.deflate = d;
+      break;
+    }
+  }
+
+  data(dir: Dir, c: StreamChunk): void {
+    const s = this.sides[dir];
+    const b = c.bytes;
+    let i = 0;
+    while (i < b.length) {
+      if (s.state === State.DEAD) return;
+      if (s.state === State.HEADER) {
+        if (s.hdrLen === 0) s.frameStart = c.offset + i;
+        while (i < b.length && s.hdrLen < this.headerLength(s)) s.hdr[s.hdrLen++] = b[i++];
+        if (s.hdrLen < this.headerLength(s)) return;
+        if (!this.headerDone(dir, s, c.frame)) return;
+        if (s.remaining === 0) this.frameDone(dir, s, c.offset + i);
+        continue;
+      }
+      const n = Math.min(s.remaining, b.length - i);
+      if (s.payload) {
+        const part = b.slice(i, i + n);
+        if (s.masked) {
+          // The key index continues where the previous chunk left off.
+          const k = s.maskKey;
+          const base = s.payloadLength - s.remaining;
+          for (let j = 0; j < part.length; j++) part[j] ^= k[(base + j) & 3];
+        }
+        s.payload.add(part);
+      }
+      s.remaining -= n;
+      i += n;
+      if (s.remaining === 0) this.frameDone(dir, s, c.offset + i);
+    }
+  }
+
+  gap(dir: Dir, _offset: number, length: number, frame: number): void {
+    const s = this.sides[dir];
+    if (s.state === State.PAYLOAD && length <= s.remaining) {
+      s.remaining -= length;
+      s.lostBytes += length;
+      if (s.payload) s.payload.add(new Uint8Array(length));
+      this.ctx.warn(frame, `${length} bytes of a WebSocket payload were not captured; the frame is kept, its payload is incomplete`);
+      if (s.remaining === 0) this.frameDone(dir, s, _offset + length);
+      return;
+    }
+    if (s.state !== State.DEAD) {
+      s.state = State.DEAD;
+      this.ctx.warn(frame, `bytes lost between WebSocket frames (${dir === 0 ? 'client' : 'server'} side): frame boundaries cannot be found again, the rest of this direction is not dissected`);
+    }
+  }
+
+  end(dir: Dir, frame: number): void {
+    const s = this.sides[dir];
+    if (s.state === State.PAYLOAD || (s.state === State.HEADER && s.hdrLen > 0)) {
+      this.ctx.warn(frame, `connection closed inside a WebSocket frame (${s.state === State.PAYLOAD ? `${s.remaining} payload bytes missing` : 'header cut short'})`);
+    }
+    s.state = State.DEAD;
+  }
+
+  private headerLength(s: Side): number {
+    if (s.hdrLen < 2) return 2;
+    const len7 = s.hdr[1] & 0x7f;
+    return 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (s.hdr[1] & 0x80 ? 4 : 0);
+  }
+
+  /** Checks a whole frame header; false when the direction cannot go on. */
+  private headerDone(dir: Dir, s: Side, frame: number): boolean {
+    const h = s.hdr;
+    const ctx = this.ctx;
+    s.fin = (h[0] & 0x80) !== 0;
+    s.rsv = (h[0] >> 4) & 0x07;
+    s.opcode = h[0] & 0x0f;
+    s.masked = (h[1] & 0x80) !== 0;
+    const len7 = h[1] & 0x7f;
+    let o = 2;
+    if (len7 === 126) {
+      s.payloadLength = (h[2] << 8) | h[3];
+      o = 4;
+    } else if (len7 === 127) {
+      const hi = ((h[2] << 24) | (h[3] << 16) | (h[4] << 8) | h[5]) >>> 0;
+      const lo = ((h[6] << 24) | (h[7] << 16) | (h[8] << 8) | h[9]) >>> 0;
+      // "the most significant bit MUST be 0"; and a length past 2^53 cannot be followed.
+      if (hi > 0x1fffff) {
+        s.state = State.DEAD;
+        ctx.warn(frame, `WebSocket frame claims a payload of ${BigInt(hi) * 4294967296n + BigInt(lo)} bytes: not a frame sockstat can follow; the rest of this direction is not dissected`);
+        return false;
+      }
+      s.payloadLength = hi * 4294967296 + lo;
+      o = 10;
+    } else s.payloadLength = len7;
+    if (s.masked) {
+      s.maskKey = h.slice(o, o + 4);
+    }
+    s.remaining = s.payloadLength;
+    s.lostBytes = 0;
+    s.state = State.PAYLOAD;
+    const control = s.opcode >= 8;
+    if (control && (s.payloadLength > 125 || !s.fin)) ctx.warn(frame, `WebSocket control frame (opcode ${s.opcode}) ${s.payloadLength > 125 ? `of ${s.payloadLength} > 125 bytes` : 'fragmented'}`);
+    if ((s.opcode > 2 && s.opcode < 8) || s.opcode > 10) ctx.warn(frame, `WebSocket frame with reserved opcode ${s.opcode}`);
+    if (s.rsv & 0x03 || (s.rsv & 0x04 && !this.deflate)) ctx.warn(frame, `WebSocket frame with RSV bits ${s.rsv.toString(2).padStart(3, '0')} set that no extension negotiated`);
+    if (dir === 0 && !s.masked) ctx.warn(frame, 'client WebSocket frame is not masked (RFC 6455 §5.1)');
+    if (dir === 1 && s.masked) ctx.warn(frame, 'server WebSocket frame is masked (RFC 6455 §5.1)');
+    if (!control) {
+      if (s.opcode === OPCODE.CONTINUATION) {
+        if (s.msgOpcode < 0) ctx.warn(frame, 'WebSocket continuation frame with no message to continue');
+      } else {
+        if (s.msgOpcode >= 0) ctx.warn(frame, 'WebSocket data frame starts a new message before the last one finished');
+        s.msgOpcode = s.opcode;
+        s.msgStart = s.frameStart;
+        s.msgCompressed = (s.rsv & 0x04) !== 0 && this.deflate !== null;
+        s.msgUseful = 0;
+        s.msgParts = this.ctx.options.keepBytes || s.msgCompressed ? new ByteKeeper(this.ctx.options.maxInflatedBytes) : null;
+      }
+    }
+    const keep = control || this.ctx.options.keepBytes || (s.msgCompressed && !control);
+    s.payload = keep ? new ByteKeeper(control ? 125 : this.ctx.options.maxInflatedBytes) : null;
+    return true;
+  }
+
+  private frameDone(dir: Dir, s: Side, end: number): void {
+    const ctx = this.ctx;
+    const control = s.opcode >= 8;
+    const payload = s.payload ? s.payload.bytes() : null;
+    let role: Role = 'none';
+    const f: WsFrame = {
+      kind: 'ws-frame',
+      from: dir === 0 ? 'client' : 'server',
+      frames: ctx.framesFor(dir, s.frameStart, end),
+      time: ctx.timeAt(dir, s.frameStart),
+      fin: s.fin,
+      rsv1: (s.rsv & 0x04) !== 0,
+      opcode: s.opcode,
+      masked: s.masked,
+      payloadLength: s.payloadLength,
+      wire: { dir, start: s.frameStart, end, role, useful: control ? 0 : s.payloadLength },
+    };
+    if (s.masked) f.maskKey = hex(s.maskKey);
+    if (payload && (ctx.options.keepBytes || control)) {
+      if (s.opcode === OPCODE.CLOSE) {
+        if (payload.length >= 2) {
+          f.closeCode = (payload[0] << 8) | payload[1];
+          const reason = textOf(payload.subarray(2));
+          if (payload.length > 2) f.closeReason = reason ?? hex(payload.subarray(2));
+        } else if (payload.length === 1) ctx.warn(f.frames[0] ?? 0, 'WebSocket close frame with a 1-byte payload');
+      }
+      if (ctx.options.keepBytes) {
+        const shown = payload.subarray(0, ctx.options.maxKeptBytes);
+        Object.assign(f, s.opcode === OPCODE.TEXT && !f.rsv1 ? textOrHex(shown) : s.opcode === OPCODE.CLOSE ? {} : textOrHex(shown));
+        f.wire.payload = payload;
+      }
+    }
+    if (control) role = s.opcode === OPCODE.CLOSE ? 'close' : 'control';
+    f.wire.role = role;
+    if (ctx.options.keepBytes) {
+      // As it was on the wire: the header, then the payload masked again.
+      const hdrLen = this.headerLength(s);
+      const raw = new Uint8Array(hdrLen + (payload ? payload.length : 0));
+      raw.set(s.hdr.subarray(0, hdrLen));
+      if (payload) for (let j = 0; j < payload.length; j++) raw[hdrLen + j] = s.masked ? payload[j] ^ s.maskKey[j & 3] : payload[j];
+      f.wire.raw = raw;
+    }
+    ctx.emit(f);
+    if (!control && s.msgOpcode >= 0) {
+      s.msgUseful += s.payloadLength;
+      if (s.msgParts && payload) s.msgParts.add(payload);
+      if (s.fin) this.messageDone(dir, s, end);
+    }
+    s.state = State.HEADER;
+    s.hdrLen = 0;
+    s.payload = null;
+    if (s.msgOpcode < 0) ctx.release(dir, end);
+  }
+
+  private messageDone(dir: Dir, s: Side, end: number): void {
+    const ctx = this.ctx;
+    let body = s.msgParts ? s.msgParts.bytes() : null;
+    const frames = ctx.framesFor(dir, s.msgStart, end);
+    if (body && s.msgCompressed) body = this.inflate(dir, s, body, frames[frames.length - 1] ?? 0);
+    const m: WsMessage = {
+      kind: 'ws-message',
+      from: dir === 0 ? 'client' : 'server',
+      frames,
+      time: ctx.timeAt(dir, s.msgStart),
+      opcode: s.msgOpcode,
+      compressed: s.msgCompressed,
+      length: body ? body.length : s.msgUseful,
+      wire: { dir, start: s.msgStart, end, role: dir === 0 ? 'request' : 'push', useful: s.msgUseful },
+    };
+    if (body && ctx.options.keepBytes) {
+      Object.assign(m, textOrHex(body.subarray(0, ctx.options.maxKeptBytes)));
+      m.wire.payload = body;
+    }
+    ctx.emit(m);
+    s.msgOpcode = -1;
+    s.msgParts = null;
+    ctx.release(dir, end);
+  }
+
+  /** RFC 7692 §7.2.2: append 00 00 ff ff and inflate, the window carried over unless negotiated away. */
+  private inflate(dir: Dir, s: Side, body: Uint8Array, frame: number): Uint8Array | null {
+    const d = this.deflate!;
+    if (s.inflateBroken) return null;
+    const input = new Uint8Array(body.length + 4);
+    input.set(body);
+    input.set(DEFLATE_TAIL, body.length);
+    const windowSize = 1 << d.windowBits[dir];
+    try {
+      const opts: { maxOutputLength: number; dictionary?: Uint8Array } = { maxOutputLength: this.ctx.options.maxInflatedBytes };
+      if (!d.noContextTakeover[dir] && s.window.length > 0) opts.dictionary = s.window;
+      const out = new Uint8Array(inflateRawSync(input, opts));
+      if (!d.noContextTakeover[dir]) {
+        const joined = new Uint8Array(Math.min(windowSize, s.window.length + out.length));
+        const fromOld = joined.length - Math.min(out.length, joined.length);
+        joined.set(s.window.subarray(s.window.length - fromOld), 0);
+        joined.set(out.subarray(out.length - (joined.length - fromOld)), fromOld);
+        s.window = joined;
+      }
+      return out;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const tooBig = err.code === 'ERR_BUFFER_TOO_LARGE' || /larger than/.test(err.message);
+      this.ctx.warn(frame, tooBig
+        ? `compressed WebSocket message inflates beyond ${this.ctx.options.maxInflatedBytes} bytes: not shown`
+        : `compressed WebSocket message does not inflate (${err.message}); later messages of this direction are not inflated`);
+      if (!tooBig && !d.noContextTakeover[dir]) s.inflateBroken = true;
+      return null;
+    }
+  }
+}
+
+export const websocketSpec: DissectorSpec = {
+  name: 'websocket',
+  protocol: 'websocket',
+  create: (ctx, params) => new WebSocketDissector(ctx, params as WebSocketParams),
+};
+
+export function closeCodeMeaning(code: number): string {
+  return CLOSE_CODES[code] ?? (code >= 3000 && code < 4000 ? 'registered by a library or framework' : code >= 4000 && code < 5000 ? 'private use' : 'unknown');
+}

@@ -1,0 +1,43 @@
+/**
+ * Recent stream bytes of one direction, kept only when payloads are to be shown, so that a
+ * message can be printed as it was on the wire. Released as messages complete, and capped:
+ * past the cap, new bytes are not kept (a message then shows only its beginning).
+ */
+export class WireBuffer {
+  private parts: Array<{ offset: number; bytes: Uint8Array }> = [];
+  private size = 0;
+
+  constructor(private readonly cap: number) {}
+
+  add(offset: number, bytes: Uint8Array): void {
+    if (this.size >= this.cap) return;
+    const take = Math.min(bytes.length, this.cap - this.size);
+    this.parts.push({ offset, bytes: bytes.slice(0, take) });
+    this.size += take;
+  }
+
+  /** Bytes [start, end) as far as they are kept, at most `max` of them. */
+  slice(start: number, end: number, max: number): Uint8Array {
+    end = Math.min(end, start + max);
+    const out = new Uint8Array(Math.max(0, end - start));
+    let filled = 0;
+    for (const p of this.parts) {
+      const pEnd = p.offset + p.bytes.length;
+      if (pEnd <= start || p.offset >= end) continue;
+      const from = Math.max(start, p.offset);
+      const to = Math.min(end, pEnd);
+      out.set(p.bytes.subarray(from - p.offset, to - p.offset), from - start);
+      filled = Math.max(filled, to - start);
+    }
+    return out.subarray(0, filled);
+  }
+
+  release(offset: number): void {
+    let i = 0;
+    while (i < this.parts.length && this.parts[i].offset + this.parts[i].bytes.length <= offset) {
+      this.size -= this.parts[i].bytes.length;
+      i++;
+    }
+    if (i > 0) this.parts.splice(0, i);
+  }
+}
