@@ -1,0 +1,198 @@
+import { readCapture } from './capture/open.js';
+import { CaptureError, linkTypeName, type CaptureInfo, type Packet } from './capture/types.js';
+import { decodePacket } from './decode/packet.js';
+import { ConnectionDissector, type MessageSink } from './dissect/connection.js';
+import { DISSECTORS, FALLBACK } from './dissect/registry.js';
+import { DEFAULT_DISSECT_OPTIONS, type DissectOptions, type Message } from './dissect/types.js';
+import { Reassembler } from './reassembly/tcp.js';
+import type { Connection, ReassemblyStats, SegmentInfo } from './reassembly/types.js';
+import { addPacket, emptyFigures, type Figures } from './analysis/figures.js';
+import { steadyState, UpdateTracker, type Update } from './analysis/updates.js';
+
+export interface Warning {
+  /** The frame it concerns, or null for the file as a whole. */
+  frame: number | null;
+  message: string;
+}
+
+export interface ConnectionReport {
+  id: number;
+  client: string;
+  server: string;
+  protocol: string;
+  firstFrame: number;
+  rolesGuessed: boolean;
+  /** Collected only when AnalyzeOptions.collectMessages is set. */
+  messages: Message[];
+  messageCount: number;
+}
+
+export interface CaptureReport {
+  file: string;
+  format: CaptureInfo['format'] | null;
+  linkTypes: string[];
+  packets: number;
+  /** Epoch seconds of the first packet, and seconds from the first to the last. */
+  startTime: number | null;
+  duration: number;
+  overall: Figures;
+  /** Link + network header bytes (and padding) over all TCP packets, plus whole non-TCP frames. */
+  linkNetBytes: number;
+  /** Packets that carry no TCP sockstat can use, by kind. */
+  otherPackets: Record<string, number>;
+  connections: ConnectionReport[];
+  reassembly: ReassemblyStats;
+  updates: Update[];
+  steady: Update | null;
+  setup: Figures;
+  teardown: Figures;
+  warnings: Warning[];
+  warningCount: number;
+  comments: string[];
+  /** Why reading stopped early (a cut-off or corrupt file); what was read is still reported. */
+  error: string | null;
+}
+
+export interface AnalyzeOptions {
+  dissect?: Partial<DissectOptions>;
+  /** Keep every message on its connection (for --json and --payloads). */
+  collectMessages?: boolean;
+  /** Called for each message as it is found (for --ndjson). */
+  onMessage?: (conn: ConnectionReport, m: Message) => void;
+  /** Most warnings kept in the report; the rest are only counted. */
+  maxWarnings?: number;
+}
+
+/** Reads one capture and runs every stage over it. Rejects only with CaptureError. */
+export async function analyzeFile(path: string, options: AnalyzeOptions = {}): Promise<CaptureReport> {
+  const a = new Analysis(path, options);
+  let result;
+  try {
+    result = await readCapture(path, a);
+  } catch (e) {
+    if (e instanceof CaptureError) throw e;
+    throw new CaptureError((e as Error).message);
+  }
+  return a.finish(result.info, result.error);
+}
+
+class Analysis implements MessageSink {
+  private readonly overall = emptyFigures();
+  private linkNetBytes = 0;
+  private readonly other: Record<string, number> = {};
+  private readonly warnings: Warning[] = [];
+  private warningCount = 0;
+  private readonly maxWarnings: number;
+  private readonly conns = new Map<number, ConnectionReport>();
+  private readonly tracker = new UpdateTracker();
+  private readonly reassembler: Reassembler;
+  private readonly dissectOptions: DissectOptions;
+  private t0Sec = -1;
+  private t0Nsec = 0;
+  private lastTime = 0;
+  private lastFrame = 0;
+  private packets = 0;
+  private problemsByKind = new Map<string, number>();
+
+  constructor(private readonly file: string, private readonly options: AnalyzeOptions) {
+    this.maxWarnings = options.maxWarnings ?? 1000;
+    this.dissectOptions = { ...DEFAULT_DISSECT_OPTIONS, ...options.dissect };
+    const self = this;
+    this.reassembler = new Reassembler({
+      connection(conn: Connection) {
+        self.conns.set(conn.id, {
+          id: conn.id, client: conn.client, server: conn.server, protocol: 'tcp',
+          firstFrame: conn.firstFrame, rolesGuessed: conn.rolesGuessed, messages: [], messageCount: 0,
+        });
+        return new ConnectionDissector(conn, DISSECTORS, FALLBACK, self, self.dissectOptions);
+      },
+      segment(info: SegmentInfo) {
+        self.tracker.segment(info);
+      },
+      warning(frame: number, message: string) {
+        self.warning(frame, message);
+      },
+    });
+  }
+
+  packet(p: Packet): void {
+    this.packets++;
+    this.lastFrame = p.frame;
+    if (this.t0Sec < 0) {
+      this.t0Sec = p.tsSec;
+      this.t0Nsec = p.tsNsec;
+    }
+    const time = p.tsSec - this.t0Sec + (p.tsNsec - this.t0Nsec) / 1e9;
+    if (time > this.lastTime) this.lastTime = time;
+    const d = decodePacket(p);
+    if (d.kind === 'other') {
+      addPacket(this.overall, p.originalLength, 0, 0);
+      this.linkNetBytes += p.originalLength;
+      this.other[d.what] = (this.other[d.what] ?? 0) + 1;
+      if (d.problem) {
+        // One warning per kind of problem and frame would drown the report; the first few say enough.
+        const seen = this.problemsByKind.get(d.what) ?? 0;
+        this.problemsByKind.set(d.what, seen + 1);
+        if (seen < 5) this.warning(p.frame, d.problem);
+        else this.warningCount++;
+      }
+      return;
+    }
+    addPacket(this.overall, p.originalLength, d.tcp.headerLength, d.payloadLength);
+    this.linkNetBytes += d.linkNetBytes;
+    if (d.payload.length < d.payloadLength || d.ip.truncated) {
+      const seen = this.problemsByKind.get('snap') ?? 0;
+      this.problemsByKind.set('snap', seen + 1);
+      if (seen < 5) this.warning(p.frame, `packet cut by the snap length: ${d.payload.length} of ${d.payloadLength} payload bytes captured`);
+      else this.warningCount++;
+    }
+    this.reassembler.segment(d, p.frame, time, p.originalLength);
+  }
+
+  warning(frame: number | null, message: string): void {
+    this.warningCount++;
+    if (this.warnings.length < this.maxWarnings) this.warnings.push({ frame, message });
+  }
+
+  message(conn: Connection, m: Message): void {
+    this.tracker.message(conn, m);
+    const c = this.conns.get(conn.id)!;
+    c.messageCount++;
+    if (this.options.collectMessages) c.messages.push(m);
+    this.options.onMessage?.(c, m);
+  }
+
+  protocol(conn: Connection, protocol: string): void {
+    const c = this.conns.get(conn.id);
+    // http may become sse or websocket, never the reverse.
+    if (c && (c.protocol === 'tcp' || protocol !== 'http')) c.protocol = protocol;
+    this.tracker.setProtocol(conn, protocol);
+  }
+
+  finish(info: CaptureInfo, error: string | null): CaptureReport {
+    this.reassembler.finish(this.lastFrame);
+    const updates = this.tracker.finish();
+    const { setup, teardown } = this.tracker.setupFigures();
+    return {
+      file: this.file,
+      format: info.format,
+      linkTypes: [...new Set(info.linkTypes)].map(linkTypeName),
+      packets: this.packets,
+      startTime: this.t0Sec < 0 ? null : this.t0Sec + this.t0Nsec / 1e9,
+      duration: Math.round(this.lastTime * 1e6) / 1e6,
+      overall: this.overall,
+      linkNetBytes: this.linkNetBytes,
+      otherPackets: this.other,
+      connections: [...this.conns.values()],
+      reassembly: this.reassembler.stats,
+      updates,
+      steady: steadyState(updates),
+      setup,
+      teardown,
+      warnings: this.warnings,
+      warningCount: this.warningCount,
+      comments: info.comments,
+      error,
+    };
+  }
+}

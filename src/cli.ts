@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { analyzeFile, type AnalyzeOptions, type CaptureReport } from './analyze.js';
+import { CaptureError } from './capture/types.js';
+import { captureJson, messageJson } from './report/json.js';
+import { renderPayloads } from './report/payloads.js';
+import { safeJson, safeLine } from './report/sanitize.js';
+import { renderStats, STATS_FORMATS, type StatsFormat } from './report/stats.js';
+import { renderSummary } from './report/summary.js';
+
+interface Writable {
+  write(s: string): unknown;
+}
+
+interface Flags {
+  stats?: StatsFormat;
+  payloads?: boolean;
+  json?: boolean;
+  ndjson?: boolean;
+  warnings: string;
+}
+
+function version(): string {
+  try {
+    return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function program(stdout: Writable, stderr: Writable): Command {
+  return new Command()
+    .name('sockstat')
+    .description('What realtime web traffic costs on the wire: reads pcap/pcapng captures, reassembles TCP, dissects HTTP/1.x, SSE and WebSocket, and counts packets and bytes per update.')
+    .version(version(), '-V, --version')
+    .argument('<capture...>', 'capture files (pcap, pcapng, gzip-compressed or not); - reads standard input')
+    .addOption(new Option('--stats <format>', 'print only the statistics tables, one row per capture').choices(STATS_FORMATS))
+    .option('--payloads', 'print the reconstructed application payloads of each connection')
+    .option('--json', 'print everything as one JSON document')
+    .option('--ndjson', 'print one JSON line per message as it is found')
+    .option('--warnings <n>', 'warnings to print per capture', '10')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s) });
+}
+
+/** Runs sockstat; returns the exit status: 0 all read, 1 some input unreadable or cut off, 2 usage. */
+export async function main(argv: string[], stdout: Writable, stderr: Writable): Promise<number> {
+  const prog = program(stdout, stderr);
+  try {
+    prog.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    throw e;
+  }
+  const flags = prog.opts<Flags>();
+  const files = prog.args;
+  const maxWarnings = Math.max(0, parseInt(flags.warnings, 10) || 0);
+  const wantMessages = !!(flags.json || flags.payloads);
+  let status = 0;
+  const reports: CaptureReport[] = [];
+  const fail = (file: string, message: string) => {
+    stderr.write(`sockstat: ${safeLine(file)}: ${safeLine(message)}\n`);
+    status = 1;
+  };
+
+  for (const file of files) {
+    const options: AnalyzeOptions = {
+      collectMessages: wantMessages,
+      dissect: { keepBytes: wantMessages || !!flags.ndjson },
+    };
+    if (flags.ndjson) {
+      options.onMessage = (c, m) => stdout.write(safeJson({ file, connection: c.id, client: c.client, server: c.server, ...messageJson(m) }) + '\n');
+    }
+    let report: CaptureReport;
+    try {
+      report = await analyzeFile(file, options);
+    } catch (e) {
+      if (e instanceof CaptureError) fail(file, e.message);
+      else {
+        fail(file, `internal error: ${(e as Error).message} (please report this with the capture)`);
+        if (process.env.SOCKSTAT_DEBUG) stderr.write(`${(e as Error).stack}\n`);
+      }
+      continue;
+    }
+    if (!flags.json && !flags.stats && !flags.ndjson) {
+      if (flags.payloads) stdout.write(renderPayloads(report) + '\n');
+      else stdout.write((reports.length > 0 ? '\n' : '') + renderSummary(report, maxWarnings));
+    } else if (flags.stats && !flags.json) {
+      for (const w of report.warnings.slice(0, maxWarnings)) stderr.write(`sockstat: ${safeLine(file)}: warning: ${w.frame !== null ? `frame ${w.frame}: ` : ''}${safeLine(w.message)}\n`);
+      if (report.warningCount > maxWarnings) stderr.write(`sockstat: ${safeLine(file)}: ${report.warningCount - Math.min(maxWarnings, report.warnings.length)} more warnings\n`);
+    }
+    if (report.error) fail(file, report.error);
+    reports.push(report);
+    if (!flags.json) for (const c of report.connections) c.messages = [];
+  }
+
+  if (flags.json) stdout.write(safeJson({ captures: reports.map(captureJson) }, 2) + '\n');
+  else if (flags.stats && reports.length > 0) stdout.write(renderStats(reports, flags.stats));
+  return status;
+}

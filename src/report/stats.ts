@@ -1,0 +1,127 @@
+import Table from 'cli-table3';
+import type { CaptureReport } from '../analyze.js';
+import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
+import type { Overhead } from '../analysis/updates.js';
+import { safeLine } from './sanitize.js';
+
+export type StatsFormat = 'table' | 'markdown' | 'csv' | 'json';
+export const STATS_FORMATS: StatsFormat[] = ['table', 'markdown', 'csv', 'json'];
+
+export interface StatsTable {
+  key: 'overall' | 'perUpdate' | 'serverToClient' | 'overhead';
+  title: string;
+  columns: string[];
+  rows: Array<[string, ...Array<number | string>]>;
+  /** A line under the table, when some captures have no row in it. */
+  note?: string;
+}
+
+const OVERHEAD_COLUMNS = ['Link+IP Bytes', 'TCP Header Bytes', 'App Framing Bytes', 'Payload Bytes', 'Useful %'];
+
+export function captureName(r: CaptureReport): string {
+  const parts = r.file.split(/[\\/]/);
+  return parts[parts.length - 1] || r.file;
+}
+
+function figureRow(name: string, f: Figures): [string, ...Array<number | string>] {
+  return [name, ...FIGURE_COLUMNS.map(([k]) => f[k])];
+}
+
+export function usefulPercent(o: Overhead): number {
+  const total = o.linkNet + o.tcpHeaders + o.framing + o.payload;
+  return total === 0 ? 0 : Math.round((o.payload / total) * 1000) / 10;
+}
+
+/** The write-up's three tables, one row per capture, then where one update's bytes go. */
+export function statsTables(reports: CaptureReport[]): StatsTable[] {
+  const cols = ['PCAP', ...FIGURE_COLUMNS.map(([, t]) => t)];
+  const noUpdates = reports.filter((r) => !r.steady).map(captureName);
+  const noPush = reports.filter((r) => r.steady && !r.steady.serverOnly).map(captureName);
+  return [
+    { key: 'overall', title: 'Overall statistics', columns: cols, rows: reports.map((r) => figureRow(captureName(r), r.overall)) },
+    {
+      key: 'perUpdate',
+      title: 'Per update statistics',
+      columns: cols,
+      rows: reports.filter((r) => r.steady).map((r) => figureRow(captureName(r), r.steady!.figures)),
+      note: noUpdates.length ? `No updates found in ${noUpdates.join(', ')}.` : undefined,
+    },
+    {
+      key: 'serverToClient',
+      title: 'Per update, server to client only',
+      columns: cols,
+      rows: reports.filter((r) => r.steady?.serverOnly).map((r) => figureRow(captureName(r), r.steady!.serverOnly!)),
+      note: noPush.length ? `Not for ${noPush.join(', ')}: request/response only, the server cannot push.` : undefined,
+    },
+    {
+      key: 'overhead',
+      title: 'Where the bytes of one update go',
+      columns: ['PCAP', ...OVERHEAD_COLUMNS],
+      rows: reports.filter((r) => r.steady).map((r) => {
+        const o = r.steady!.overhead;
+        return [captureName(r), o.linkNet, o.tcpHeaders, o.framing, o.payload, usefulPercent(o).toFixed(1)];
+      }),
+    },
+  ];
+}
+
+function cell(v: string | number): string {
+  return typeof v === 'number' ? String(v) : safeLine(v);
+}
+
+export function markdownTable(columns: string[], rows: Array<Array<string | number>>): string {
+  const cells = [columns, ...rows.map((r) => r.map(cell))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i].replace(/\|/g, '\\|').length)));
+  const line = (r: string[]) => '| ' + r.map((c, i) => c.replace(/\|/g, '\\|').padEnd(widths[i])).join(' | ') + ' |';
+  return [line(columns), '| ' + widths.map((w) => '-'.repeat(w)).join(' | ') + ' |', ...cells.slice(1).map(line)].join('\n');
+}
+
+export function terminalTable(columns: string[], rows: Array<Array<string | number>>): string {
+  // No colours: output must be the same on a terminal, in a pipe and in golden files.
+  const t = new Table({ head: columns, style: { head: [], border: [] } });
+  for (const r of rows) t.push(r.map(cell));
+  return t.toString();
+}
+
+function csvField(v: string | number): string {
+  const s = cell(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function renderStats(reports: CaptureReport[], format: StatsFormat): string {
+  const tables = statsTables(reports);
+  switch (format) {
+    case 'markdown':
+      return tables
+        .filter((t) => t.rows.length > 0 || t.key === 'overall')
+        .map((t) => `### ${t.title}\n\n${markdownTable(t.columns, t.rows)}\n${t.note ? `\n${t.note}\n` : ''}`)
+        .join('\n');
+    case 'table':
+      return tables
+        .filter((t) => t.rows.length > 0 || t.key === 'overall')
+        .map((t) => `${t.title}\n${terminalTable(t.columns, t.rows)}\n${t.note ? `${t.note}\n` : ''}`)
+        .join('\n');
+    case 'csv': {
+      const lines = ['table,pcap,' + ['total_packets', 'app_packets', 'frame_bytes', 'tcp_bytes', 'app_bytes', 'link_ip_bytes', 'tcp_header_bytes', 'app_framing_bytes', 'payload_bytes', 'useful_percent'].join(',')];
+      for (const t of tables) {
+        for (const [name, ...nums] of t.rows) {
+          const values = t.key === 'overhead' ? ['', '', '', '', '', ...nums] : [...nums, '', '', '', '', ''];
+          lines.push([t.key, csvField(name), ...values].join(','));
+        }
+      }
+      return lines.join('\n') + '\n';
+    }
+    case 'json': {
+      const out = reports.map((r) => ({
+        file: r.file,
+        overall: r.overall,
+        perUpdate: r.steady?.figures ?? null,
+        serverToClient: r.steady?.serverOnly ?? null,
+        steadyUpdate: r.steady ? { index: r.steady.index, frames: r.steady.frames } : null,
+        overhead: r.steady ? { ...r.steady.overhead, usefulPercent: usefulPercent(r.steady.overhead) } : null,
+        updates: r.updates.length,
+      }));
+      return JSON.stringify({ captures: out }, null, 2) + '\n';
+    }
+  }
+}
