@@ -122,7 +122,8 @@ class Analysis implements MessageSink {
       this.t0Sec = p.tsSec;
       this.t0Nsec = p.tsNsec;
     }
-    const time = p.tsSec - this.t0Sec + (p.tsNsec - this.t0Nsec) / 1e9;
+    // Rounded to the nanosecond so sums of seconds and fractions print without float noise.
+    const time = Math.round((p.tsSec - this.t0Sec) * 1e9 + (p.tsNsec - this.t0Nsec)) / 1e9;
     if (time > this.lastTime) this.lastTime = time;
     const d = decodePacket(p);
     if (d.kind === 'other') {
