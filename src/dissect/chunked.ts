@@ -43,10 +43,6 @@ export class ChunkedDecoder {
 
   constructor(private readonly h: ChunkedHandlers) {}
 
-  get finished(): boolean {
-    return this.state === State.DONE || this.state === State.BROKEN;
-  }
-
   /** True while inside chunk data (a gap there loses data but not the framing). */
   get inData(): number {
     return this.state === State.DATA ? this.remaining : 0;
@@ -59,7 +55,10 @@ export class ChunkedDecoder {
     if (this.remaining === 0) this.state = State.DATA_CRLF;
   }
 
-  /** Feeds bytes at stream offset `offset`; returns how many belong to the body (the rest follows it). */
+  /**
+   * Feeds bytes at stream offset `offset`; returns how many it consumed: all of them, or up to
+   * the end of the body, or up to where the framing broke (the caller resynchronises there).
+   */
   feed(b: Uint8Array, offset: number): number {
     let i = 0;
     while (i < b.length) {
@@ -69,7 +68,7 @@ export class ChunkedDecoder {
           const c = b[i++];
           this.framing++;
           if (c !== 0x0a) {
-            if (this.line.length >= MAX_LINE) return this.fail(`chunk-size line longer than ${MAX_LINE} bytes`, offset + i);
+            if (this.line.length >= MAX_LINE) return this.fail(`chunk-size line longer than ${MAX_LINE} bytes`, offset, i);
             this.line.push(c);
             continue;
           }
@@ -86,7 +85,7 @@ export class ChunkedDecoder {
             continue;
           }
           const m = /^([0-9A-Fa-f]+)[ \t]*(;.*)?$/.exec(text);
-          if (!m || m[1].length > 13) return this.fail(`invalid chunk size ${JSON.stringify(text.slice(0, 40))}`, offset + i);
+          if (!m || m[1].length > 13) return this.fail(`invalid chunk size ${JSON.stringify(text.slice(0, 40))}`, offset, i);
           if (m[2]) this.extensions.push(m[2].slice(1).trim());
           this.chunkSize = parseInt(m[1], 16);
           if (this.chunkSize === 0) this.state = State.TRAILER;
@@ -123,7 +122,7 @@ export class ChunkedDecoder {
             this.h.chunkEnd(offset + i);
             continue;
           }
-          return this.fail('chunk data is not followed by CRLF', offset + i);
+          return this.fail('chunk data is not followed by CRLF', offset, i);
         }
         case State.DONE:
         case State.BROKEN:
@@ -133,9 +132,9 @@ export class ChunkedDecoder {
     return i;
   }
 
-  private fail(message: string, at: number): number {
+  private fail(message: string, offset: number, consumed: number): number {
     this.state = State.BROKEN;
-    this.h.error(message, at);
-    return 0;
+    this.h.error(message, offset + consumed);
+    return consumed;
   }
 }

@@ -89,12 +89,10 @@ class HttpDissector implements Dissector {
           if (s.bodyRemaining === 0) this.finishMessage(dir, s, offset + n - (n > 0 ? 0 : 0));
           break;
         }
-        case 'chunked': {
-          const n = s.chunked!.feed(b.subarray(i), offset);
-          i += n;
-          if (n === 0 && !s.chunked!.finished) i = b.length;
+        case 'chunked':
+          // On the last chunk or on broken framing the callbacks have already moved the mode on.
+          i += s.chunked!.feed(b.subarray(i), offset);
           break;
-        }
         case 'close':
           this.bodyBytes(dir, s, b.subarray(i), offset);
           i = b.length;
@@ -163,10 +161,12 @@ class HttpDissector implements Dissector {
       default:
         break;
     }
-    this.ctx.warn(frame, `HTTP ${dir === 0 ? 'request' : 'response'} stream lost ${length} bytes: skipping to the next ${dir === 0 ? 'request' : 'status'} line`);
+    this.ctx.warn(frame, `HTTP ${dir === 0 ? 'request' : 'response'} stream lost ${length} bytes: resuming at the next ${dir === 0 ? 'request' : 'status'} line`);
     s.message = null;
     s.sse = null;
-    s.mode = 'skip';
+    s.chunked = null;
+    // The bytes after the gap may start a message; if they do not, skip line by line.
+    this.startHead(s, offset + length, true);
   }
 
   end(dir: Dir, frame: number): void {
@@ -360,8 +360,8 @@ class HttpDissector implements Dissector {
         this.flushSse(s);
         s.message = null;
         s.sse = null;
-        s.mode = 'skip';
-        s.resyncing = true;
+        s.chunked = null;
+        this.startHead(s, offset, true);
       },
     });
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { inflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import type { Dir, StreamChunk } from '../reassembly/types.js';
 import { ByteKeeper, hex, textOf, textOrHex } from './bytes.js';
 import { headerValue } from './headers.js';
@@ -70,6 +70,8 @@ class Side {
   msgCompressed = false;
   msgUseful = 0;
   msgParts: ByteKeeper | null = null;
+  /** Frames that carried the message's fragments (not control frames sent between them). */
+  msgFrames: number[] = [];
   /** Decompressed history: the LZ77 window shared across messages under context takeover. */
   window: Uint8Array = new Uint8Array(0);
   inflateBroken = false;
@@ -220,6 +222,7 @@ class WebSocketDissector implements Dissector {
         s.msgStart = s.frameStart;
         s.msgCompressed = (s.rsv & 0x04) !== 0 && this.deflate !== null;
         s.msgUseful = 0;
+        s.msgFrames = [];
         s.msgParts = this.ctx.options.keepBytes || s.msgCompressed ? new ByteKeeper(this.ctx.options.maxInflatedBytes) : null;
       }
     }
@@ -273,6 +276,7 @@ class WebSocketDissector implements Dissector {
     ctx.emit(f);
     if (!control && s.msgOpcode >= 0) {
       s.msgUseful += s.payloadLength;
+      for (const fr of f.frames) if (!s.msgFrames.includes(fr)) s.msgFrames.push(fr);
       if (s.msgParts && payload) s.msgParts.add(payload);
       if (s.fin) this.messageDone(dir, s, end);
     }
@@ -285,7 +289,7 @@ class WebSocketDissector implements Dissector {
   private messageDone(dir: Dir, s: Side, end: number): void {
     const ctx = this.ctx;
     let body = s.msgParts ? s.msgParts.bytes() : null;
-    const frames = ctx.framesFor(dir, s.msgStart, end);
+    const frames = s.msgFrames.sort((a, b) => a - b);
     if (body && s.msgCompressed) body = this.inflate(dir, s, body, frames[frames.length - 1] ?? 0);
     const m: WsMessage = {
       kind: 'ws-message',
@@ -316,7 +320,11 @@ class WebSocketDissector implements Dissector {
     input.set(DEFLATE_TAIL, body.length);
     const windowSize = 1 << d.windowBits[dir];
     try {
-      const opts: { maxOutputLength: number; dictionary?: Uint8Array } = { maxOutputLength: this.ctx.options.maxInflatedBytes };
+      // A message ends on a sync flush, never on a final block: inflating must not expect one.
+      const opts: { maxOutputLength: number; finishFlush: number; dictionary?: Uint8Array } = {
+        maxOutputLength: this.ctx.options.maxInflatedBytes,
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      };
       if (!d.noContextTakeover[dir] && s.window.length > 0) opts.dictionary = s.window;
       const out = new Uint8Array(inflateRawSync(input, opts));
       if (!d.noContextTakeover[dir]) {

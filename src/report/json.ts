@@ -16,7 +16,8 @@ export function connectionJson(c: ConnectionReport): Record<string, unknown> {
     protocol: c.protocol,
     firstFrame: c.firstFrame,
     rolesGuessed: c.rolesGuessed,
-    messages: c.messages.map(messageJson),
+    // In the order their first bytes were seen (a request is found only once its body is read).
+    messages: [...c.messages].sort((a, b) => a.time - b.time || a.wire.dir - b.wire.dir).map(messageJson),
   };
 }
 
