@@ -34,3 +34,16 @@ export function ajaxSession(o: Partial<SessionOptions> = {}, updates = 3): TcpSe
 export function pcapFile(packets: OutPacket[], o: PcapOptions = {}): string {
   return tempFile(writePcap(packets, o));
 }
+
+/** Runs `sockstat --json` on packets written to a temporary pcap; returns the one capture. */
+export async function analyze(packets: OutPacket[], o: PcapOptions = {}): Promise<any> {
+  const { runJson } = await import('./run.js');
+  const j = await runJson(pcapFile(packets, o));
+  return j.captures[0];
+}
+
+/** All messages of a capture, in connection order. */
+export function messages(capture: any, kind?: string): any[] {
+  const all = capture.connections.flatMap((c: any) => c.messages);
+  return kind ? all.filter((m: any) => m.kind === kind) : all;
+}
