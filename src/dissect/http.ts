@@ -161,6 +161,11 @@ class HttpDissector implements Dissector {
       default:
         break;
     }
+    if (dir === 0 && s.mode === 'head') {
+      // Bytes lost where a request would start: most likely a whole request, whose
+      // response must still pair with it rather than with the next one.
+      this.requests.push({ method: '', upgrade: false, headers: [] });
+    }
     this.ctx.warn(frame, `HTTP ${dir === 0 ? 'request' : 'response'} stream lost ${length} bytes: resuming at the next ${dir === 0 ? 'request' : 'status'} line`);
     s.message = null;
     s.sse = null;

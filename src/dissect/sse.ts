@@ -140,9 +140,12 @@ export class SseParser {
 
   private dispatch(end: number): void {
     // "If the data buffer is an empty string, set the data buffer and the event type buffer
-    // to the empty string and return." id and retry still took effect.
+    // to the empty string and return." The id and retry of such a block took effect on the
+    // EventSource, but sockstat reports an event's id and retry only from its own block.
     if (this.data.length === 0) {
       this.eventType = '';
+      this.id = undefined;
+      this.retry = undefined;
       return;
     }
     const e: ParsedSseEvent = { event: this.eventType || 'message', data: this.data.join('\n'), end, dataBytes: this.dataBytes };

@@ -151,8 +151,7 @@ export class Reassembler {
     this.observer.segment(info);
     if (c.closed) return;
 
-    if (len > 0 && !h.ended) this.data(c, dir, h, offset, p.payload, len, frame, time, retransmission);
-    if (flags & TCP_FIN && h.finOffset < 0) h.finOffset = offset + len;
+    // A hole the peer acknowledges past was sent before this packet: report it first.
     if (ackOffset > other.next && !other.ended) {
       // The peer acknowledges bytes the capture never had: give up waiting for them.
       let upTo = ackOffset;
@@ -163,6 +162,8 @@ export class Reassembler {
         this.drain(c, (dir ^ 1) as Dir, other);
       }
     }
+    if (len > 0 && !h.ended) this.data(c, dir, h, offset, p.payload, len, frame, time, retransmission);
+    if (flags & TCP_FIN && h.finOffset < 0) h.finOffset = offset + len;
     if (flags & TCP_RST) {
       this.close(c, 'rst', frame);
       return;
@@ -182,6 +183,7 @@ export class Reassembler {
     if (retransmission) {
       this.stats.retransmittedSegments++;
       this.stats.retransmittedBytes += len;
+      this.observer.warning(frame, `retransmission: ${len} byte${len === 1 ? '' : 's'} of ${dir === 0 ? 'client' : 'server'} data already received`);
       return;
     }
     if (offset < h.next) {
@@ -198,6 +200,7 @@ export class Reassembler {
       return;
     }
     this.stats.outOfOrderSegments++;
+    this.observer.warning(frame, `out of order: ${dir === 0 ? 'client' : 'server'} data ${offset - h.next} bytes ahead of the stream, held until the hole fills`);
     let i = h.pending.length;
     while (i > 0 && h.pending[i - 1].offset > offset) i--;
     h.pending.splice(i, 0, { offset, length: len, bytes: payload.slice(), frame, time });
