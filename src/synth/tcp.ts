@@ -34,6 +34,8 @@ export interface SessionOptions {
   clientIsn?: number;
   serverIsn?: number;
   vlan?: number;
+  /** Receives each packet as it is made, instead of keeping them in `packets`. */
+  onPacket?: (p: OutPacket) => void;
 }
 
 export type Side = 'client' | 'server';
@@ -94,6 +96,19 @@ export class TcpSession {
     this.sec += Math.floor(this.nsec / 1e9);
     this.nsec %= 1e9;
     return this;
+  }
+
+  /** Moves the clock to an absolute time, never backwards. */
+  setTime(sec: number, nsec: number): this {
+    if (sec > this.sec || (sec === this.sec && nsec > this.nsec)) {
+      this.sec = sec;
+      this.nsec = nsec;
+    }
+    return this;
+  }
+
+  get clock(): [number, number] {
+    return [this.sec, this.nsec];
   }
 
   /** Seconds since the epoch (to the microsecond). */
@@ -249,7 +264,9 @@ export class TcpSession {
     frame.set(link);
     frame.set(ip, link.length);
     frame.set(tcp, link.length + ip.length);
-    this.packets.push({ tsSec: this.sec, tsNsec: this.nsec, data: frame });
+    const out = { tsSec: this.sec, tsNsec: this.nsec, data: frame };
+    if (this.o.onPacket) this.o.onPacket(out);
+    else this.packets.push(out);
     return this;
   }
 
