@@ -7,7 +7,10 @@ import { DEFAULT_DISSECT_OPTIONS, type DissectOptions, type Message } from './di
 import { Reassembler } from './reassembly/tcp.js';
 import type { Connection, ReassemblyStats, SegmentInfo } from './reassembly/types.js';
 import { addPacket, emptyFigures, type Figures } from './analysis/figures.js';
-import { steadyState, UpdateTracker, type Update } from './analysis/updates.js';
+import { UpdateTracker, type Latency, type Update } from './analysis/updates.js';
+
+/** Connections listed in the report when messages are not collected (the summary shows a few). */
+const MAX_LISTED_CONNECTIONS = 1000;
 
 export interface Warning {
   /** The frame it concerns, or null for the file as a whole. */
@@ -25,6 +28,7 @@ export interface ConnectionReport {
   /** Collected only when AnalyzeOptions.collectMessages is set. */
   messages: Message[];
   messageCount: number;
+  closed: boolean;
 }
 
 export interface CaptureReport {
@@ -40,10 +44,18 @@ export interface CaptureReport {
   linkNetBytes: number;
   /** Packets that carry no TCP sockstat can use, by kind. */
   otherPackets: Record<string, number>;
+  /** Every connection with collectMessages; otherwise the first MAX_LISTED_CONNECTIONS. */
   connections: ConnectionReport[];
+  connectionCount: number;
+  /** Connections by what they carried: tcp, http, sse, websocket. */
+  protocols: Record<string, number>;
   reassembly: ReassemblyStats;
+  /** Every update with keepUpdates (or collectMessages); otherwise empty. */
   updates: Update[];
+  updateCount: number;
   steady: Update | null;
+  /** Medians over the updates. */
+  latency: Latency;
   setup: Figures;
   teardown: Figures;
   warnings: Warning[];
@@ -57,8 +69,16 @@ export interface AnalyzeOptions {
   dissect?: Partial<DissectOptions>;
   /** Keep every message on its connection (for --json and --payloads). */
   collectMessages?: boolean;
+  /** Keep every update for the report (JSON); otherwise only counts and the steady state. */
+  keepUpdates?: boolean;
   /** Called for each message as it is found (for --ndjson). */
   onMessage?: (conn: ConnectionReport, m: Message) => void;
+  /**
+   * Called when a connection has ended, and whenever it has collected maxHeldMessages
+   * messages: the receiver prints them and may empty conn.messages (for --payloads).
+   */
+  onMessages?: (conn: ConnectionReport, final: boolean) => void;
+  maxHeldMessages?: number;
   /** Most warnings kept in the report; the rest are only counted. */
   maxWarnings?: number;
 }
@@ -84,7 +104,11 @@ class Analysis implements MessageSink {
   private warningCount = 0;
   private readonly maxWarnings: number;
   private readonly conns = new Map<number, ConnectionReport>();
-  private readonly tracker = new UpdateTracker();
+  /** Connections kept for the report, in order of first packet. */
+  private readonly listed: ConnectionReport[] = [];
+  private readonly protocols: Record<string, number> = {};
+  private connectionCount = 0;
+  private readonly tracker: UpdateTracker;
   private readonly reassembler: Reassembler;
   private readonly dissectOptions: DissectOptions;
   private t0Sec = -1;
@@ -97,14 +121,34 @@ class Analysis implements MessageSink {
   constructor(private readonly file: string, private readonly options: AnalyzeOptions) {
     this.maxWarnings = options.maxWarnings ?? 1000;
     this.dissectOptions = { ...DEFAULT_DISSECT_OPTIONS, ...options.dissect };
+    this.tracker = new UpdateTracker(options.keepUpdates ?? !!options.collectMessages);
     const self = this;
     this.reassembler = new Reassembler({
       connection(conn: Connection) {
-        self.conns.set(conn.id, {
+        const report: ConnectionReport = {
           id: conn.id, client: conn.client, server: conn.server, protocol: 'tcp',
-          firstFrame: conn.firstFrame, rolesGuessed: conn.rolesGuessed, messages: [], messageCount: 0,
-        });
+          firstFrame: conn.firstFrame, rolesGuessed: conn.rolesGuessed, messages: [], messageCount: 0, closed: false,
+        };
+        self.conns.set(conn.id, report);
+        self.connectionCount++;
+        if (options.collectMessages || self.listed.length < MAX_LISTED_CONNECTIONS) self.listed.push(report);
         return new ConnectionDissector(conn, DISSECTORS, FALLBACK, self, self.dissectOptions);
+      },
+      closed(conn: Connection) {
+        self.tracker.closed(conn);
+        const c = self.conns.get(conn.id);
+        if (c && !c.closed) {
+          c.closed = true;
+          self.options.onMessages?.(c, true);
+        }
+      },
+      forget(conn: Connection) {
+        self.tracker.forget(conn);
+        const c = self.conns.get(conn.id);
+        if (c) {
+          self.protocols[c.protocol] = (self.protocols[c.protocol] ?? 0) + 1;
+          self.conns.delete(conn.id);
+        }
       },
       segment(info: SegmentInfo) {
         self.tracker.segment(info);
@@ -159,7 +203,10 @@ class Analysis implements MessageSink {
     this.tracker.message(conn, m);
     const c = this.conns.get(conn.id)!;
     c.messageCount++;
-    if (this.options.collectMessages) c.messages.push(m);
+    if (this.options.collectMessages) {
+      c.messages.push(m);
+      if (this.options.onMessages && c.messages.length >= (this.options.maxHeldMessages ?? Infinity)) this.options.onMessages(c, false);
+    }
     this.options.onMessage?.(c, m);
   }
 
@@ -174,6 +221,7 @@ class Analysis implements MessageSink {
     this.reassembler.finish(this.lastFrame);
     const updates = this.tracker.finish();
     const { setup, teardown } = this.tracker.setupFigures();
+    for (const c of this.conns.values()) this.protocols[c.protocol] = (this.protocols[c.protocol] ?? 0) + 1;
     return {
       file: this.file,
       format: info.format,
@@ -184,10 +232,14 @@ class Analysis implements MessageSink {
       overall: this.overall,
       linkNetBytes: this.linkNetBytes,
       otherPackets: this.other,
-      connections: [...this.conns.values()],
+      connections: this.listed,
+      connectionCount: this.connectionCount,
+      protocols: this.protocols,
       reassembly: this.reassembler.stats,
       updates,
-      steady: steadyState(updates),
+      updateCount: this.tracker.updateCount,
+      steady: this.tracker.steadyState(),
+      latency: this.tracker.medianLatency(),
       setup,
       teardown,
       warnings: this.warnings,

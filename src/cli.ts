@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { analyzeFile, type AnalyzeOptions, type CaptureReport } from './analyze.js';
 import { CaptureError } from './capture/types.js';
 import { captureJson, messageJson } from './report/json.js';
-import { renderPayloads } from './report/payloads.js';
+import { PayloadPrinter, payloadsHeader } from './report/payloads.js';
 import { safeJson, safeLine } from './report/sanitize.js';
 import { renderStats, STATS_FORMATS, type StatsFormat } from './report/stats.js';
 import { renderSummary } from './report/summary.js';
@@ -66,8 +66,20 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
   for (const file of files) {
     const options: AnalyzeOptions = {
       collectMessages: wantMessages,
-      dissect: { keepBytes: wantMessages || !!flags.ndjson },
+      keepUpdates: !!flags.json,
+      dissect: { keepBytes: wantMessages || !!flags.ndjson, trace: wantMessages || !!flags.ndjson },
     };
+    if (flags.payloads && !flags.json) {
+      // Printed as each connection ends: memory stays bounded whatever the capture's size.
+      const printer = new PayloadPrinter((s) => stdout.write(s));
+      let headed = false;
+      options.onMessages = (c, final) => {
+        if (!headed) stdout.write(payloadsHeader(file));
+        headed = true;
+        printer.connection(c, final);
+      };
+      options.maxHeldMessages = 1000;
+    }
     if (flags.ndjson) {
       options.onMessage = (c, m) => stdout.write(safeJson({ file, connection: c.id, client: c.client, server: c.server, ...messageJson(m) }) + '\n');
     }
@@ -83,7 +95,7 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
       continue;
     }
     if (!flags.json && !flags.stats && !flags.ndjson) {
-      if (flags.payloads) stdout.write(renderPayloads(report) + '\n');
+      if (flags.payloads) stdout.write('\n');
       else stdout.write((reports.length > 0 ? '\n' : '') + renderSummary(report, maxWarnings));
     } else if (flags.stats && !flags.json) {
       for (const w of report.warnings.slice(0, maxWarnings)) stderr.write(`sockstat: ${safeLine(file)}: warning: ${w.frame !== null ? `frame ${w.frame}: ` : ''}${safeLine(w.message)}\n`);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { LINKTYPE, type Packet } from '../src/capture/types.js';
-import { decodeIpv4, decodeIpv6, formatIp } from '../src/decode/ip.js';
+import { decodeIpv4, decodeIpv6, formatIp, ipAddress } from '../src/decode/ip.js';
 import { decodeEthernet, decodeLoopback, decodeSll, decodeSll2 } from '../src/decode/link.js';
 import { decodePacket } from '../src/decode/packet.js';
 import { decodeTcp, parseTcpOptions } from '../src/decode/tcp.js';
@@ -50,9 +50,11 @@ describe('other link layers', () => {
 
 describe('IPv4', () => {
   test('header without options', () => {
-    const ip = decodeIpv4(h(IP4 + TCP + GREETING));
+    const bytes = h(IP4 + TCP + GREETING);
+    const ip = decodeIpv4(bytes);
     expect(ip).toMatchObject({ version: 4, headerLength: 20, protocol: 6, payloadLength: 62, truncated: false, fragment: false });
-    expect(formatIp((ip as any).src)).toBe('172.105.253.239');
+    expect(formatIp(ipAddress(bytes, ip as any, 'src'))).toBe('172.105.253.239');
+    expect(formatIp(ipAddress(bytes, ip as any, 'dst'))).toBe('49.207.214.44');
   });
   test('options lengthen the header (IHL 6)', () => {
     const withOptions = h('46 00 00 1c 0000 4000 40 06 0000 7f000001 7f000002 94040000 ' + '0000000000000000');
@@ -72,9 +74,10 @@ describe('IPv4', () => {
 describe('IPv6', () => {
   const base = (next: string, payloadLen: number) => `60000000 ${payloadLen.toString(16).padStart(4, '0')} ${next} 40 ${'00'.repeat(15)}01 ${'00'.repeat(15)}01`;
   test('fixed header straight to TCP', () => {
-    const ip = decodeIpv6(h(base('06', 20) + '00'.repeat(20)));
+    const bytes = h(base('06', 20) + '00'.repeat(20));
+    const ip = decodeIpv6(bytes);
     expect(ip).toMatchObject({ version: 6, headerLength: 40, protocol: 6, payloadLength: 20 });
-    expect(formatIp((ip as any).src)).toBe('::1');
+    expect(formatIp(ipAddress(bytes, ip as any, 'src'))).toBe('::1');
   });
   test('hop-by-hop and destination options are skipped to reach TCP', () => {
     const ext = '3c 00 0000 00000000' + '06 00 0000 00000000'; // hop-by-hop -> dest opts -> TCP
@@ -90,7 +93,8 @@ describe('TCP', () => {
   test('ports, sequence numbers, flags, header length with options', () => {
     const t = decodeTcp(h(TCP));
     expect(t).toMatchObject({ srcPort: 8000, dstPort: 22374, seq: 0x46d26de4, ack: 0x83121ac5, headerLength: 32, flags: 0x18, window: 510 });
-    expect(parseTcpOptions((t as any).options)).toEqual({ timestamp: { value: 0xf049a435, echo: 0x288e3d5c } });
+    expect(t).toMatchObject({ optionsOffset: 20 });
+    expect(parseTcpOptions(h(TCP).subarray(20, 32))).toEqual({ timestamp: { value: 0xf049a435, echo: 0x288e3d5c } });
   });
   test('SYN options: MSS, SACK permitted, window scale', () => {
     const opts = parseTcpOptions(h('020405b4 0402 080a0000000100000000 01 030307'));
@@ -99,6 +103,12 @@ describe('TCP', () => {
   test('malformed options stop the parse without throwing', () => {
     expect(parseTcpOptions(h('0204 05'))).toEqual({ malformed: true });
     expect(parseTcpOptions(h('08 ff'))).toEqual({ malformed: true });
+  });
+  test('decodes in place at an offset, bounded by the segment end', () => {
+    const framed = h(ETH + IP4 + TCP);
+    expect(decodeTcp(framed, 34)).toMatchObject({ srcPort: 8000, headerLength: 32, optionsOffset: 54 });
+    expect(decodeTcp(framed, 34, 50)).toEqual({ error: 'TCP header cut short (16 of 20 bytes)' });
+    expect(decodeIpv4(framed, 14)).toMatchObject({ srcOffset: 26, dstOffset: 30, payloadLength: 62, truncated: true });
   });
   test('a data offset below 5 and a short header are errors', () => {
     expect(decodeTcp(h('1f40 5766 00000000 00000000 4018 01fd 0000 0000'))).toEqual({ error: 'TCP data offset 4 is less than 5' });

@@ -69,8 +69,10 @@ class Group {
   answerEnd = -1;
   answerAck = -1;
   answered = false;
+  /** Creation order among updates, 1-based (0 for set-up and tear-down). */
+  index = 0;
   readonly slot: Slot;
-  constructor(tracker: UpdateTracker, readonly connection: number, readonly isSetup: boolean) {
+  constructor(tracker: UpdateTracker, readonly conn: ConnState | null, readonly isSetup: boolean) {
     this.slot = new Slot(tracker, this);
   }
   add(p: SegmentInfo, pureAck: boolean): void {
@@ -89,24 +91,51 @@ class Group {
   }
 }
 
+interface Shape {
+  totalPackets: number;
+  appPackets: number;
+  tcpBytes: number;
+  appBytes: number;
+  n: number;
+  lastIndex: number;
+  last: Update | null;
+}
+
 interface Range {
   start: number;
   end: number;
   slot: Slot;
 }
 
-const MAX_RANGES = 256;
+const MAX_RANGES = 16;
+/** Latencies kept for the medians: enough for a stable figure, bounded for huge captures. */
+const MAX_LATENCY_SAMPLES = 100_000;
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : round((s[m - 1] + s[m]) / 2);
+}
 const MAX_PENDING = 10000;
 
 class ConnState {
   ranges: [Range[], Range[]] = [[], []];
-  pending: Array<{ p: SegmentInfo; dir: Dir; offset: number; viaAck: boolean }> = [];
+  /** Packets waiting for the message that holds their key byte, as parallel arrays (no wrapper objects). */
+  pendingP: SegmentInfo[] = [];
+  pendingDir: Dir[] = [];
+  pendingOffset: number[] = [];
+  pendingViaAck: boolean[] = [];
   unanswered: Group[] = [];
   latest: Group | null = null;
+  /** Updates of this connection not yet handed over (late ACKs may still join them). */
+  open: Group[] = [];
   preludes: Slot[] = [];
   handshake: Slot;
   sawMessage = false;
   highestAck: [number, number] = [0, 0];
+  /** Largest end of a registered range per direction: offsets past it need no search. */
+  rangeEnd: [number, number] = [0, 0];
   protocol = 'tcp';
   constructor(tracker: UpdateTracker, readonly conn: Connection) {
     this.handshake = new Slot(tracker, null);
@@ -132,14 +161,24 @@ class ConnState {
  */
 export class UpdateTracker {
   private conns = new Map<number, ConnState>();
-  private groups: Group[] = [];
+  private created = 0;
+  private readonly kept: Update[] = [];
+  /** Update shapes by Frame Bytes, then by the other four figures (no string keys per update). */
+  private readonly shapes = new Map<number, Shape[]>();
+  private lastUpdate: Update | null = null;
+  private count = 0;
+  private readonly latencies: [number[], number[]] = [[], []];
   readonly setup: Group;
   readonly teardown: Group;
   private pageLoadSeen = false;
 
-  constructor() {
-    this.setup = new Group(this, 0, true);
-    this.teardown = new Group(this, 0, true);
+  /**
+   * With keepUpdates, finish() returns every update; without, only the figures of the
+   * steady state are kept, so memory does not grow with the number of updates.
+   */
+  constructor(private readonly keepUpdates = true) {
+    this.setup = new Group(this, null, true);
+    this.teardown = new Group(this, null, true);
   }
 
   private state(conn: Connection): ConnState {
@@ -231,77 +270,174 @@ export class UpdateTracker {
 
   private openGroup(s: ConnState, httpRequest: boolean): Group {
     // Every technique starts by loading its page: the first HTTP exchange is set-up.
-    const isSetup = httpRequest && !this.pageLoadSeen && this.groups.length === 0;
+    const isSetup = httpRequest && !this.pageLoadSeen && this.created === 0;
     if (httpRequest) this.pageLoadSeen = true;
-    const g = new Group(this, s.conn.id, isSetup);
+    const g = new Group(this, s, isSetup);
     if (isSetup) g.slot.target = this.setup;
-    else this.groups.push(g);
+    else {
+      g.index = ++this.created;
+      s.open.push(g);
+      // Three updates on, nothing more will join the oldest: hand it over.
+      if (s.open.length > 3) this.handOver(s.open.shift()!);
+    }
     s.latest = g;
     return g;
+  }
+
+  /** The connection has ended: what is still open on it is settled and handed over. */
+  closed(conn: Connection): void {
+    const s = this.conns.get(conn.id);
+    if (!s) return;
+    this.settleConnection(s);
+    // Only the ACK of a FIN and stray retransmissions can follow: keep the last few ranges.
+    s.ranges = [s.ranges[0].slice(-4), s.ranges[1].slice(-4)];
+    s.unanswered = [];
+  }
+
+  /** The connection will not be seen again. */
+  forget(conn: Connection): void {
+    const s = this.conns.get(conn.id);
+    if (!s) return;
+    this.settleConnection(s);
+    this.conns.delete(conn.id);
+  }
+
+  private settleConnection(s: ConnState): void {
+    const fallback = (s.latest ?? this.setup).slot;
+    for (let i = 0; i < s.pendingP.length; i++) fallback.add(s.pendingP[i], s.pendingViaAck[i]);
+    this.clearPending(s);
+    for (const pre of s.preludes) pre.settle(s.latest ?? this.setup);
+    s.preludes = [];
+    if (s.handshake.target === null) s.handshake.settle(this.setup);
+    for (const g of s.open) this.handOver(g);
+    s.open = [];
+  }
+
+  private handOver(g: Group): void {
+    if (g.figures.totalPackets === 0) return;
+    const fr = g.frames;
+    for (let i = 1; i < fr.length; i++) {
+      if (fr[i] < fr[i - 1]) {
+        fr.sort((a, b) => a - b);
+        break;
+      }
+    }
+    const p = g.conn?.protocol;
+    const u: Update = {
+      index: g.index,
+      connection: g.conn?.conn.id ?? 0,
+      messages: g.kinds,
+      frames: g.frames,
+      figures: g.figures,
+      serverOnly: p === 'tcp' || p === 'sse' || p === 'websocket' ? g.serverOnly : null,
+      overhead: overheadOf(g),
+      latency: {
+        requestToFirstByte: g.requestEnd >= 0 && g.answerStart >= g.requestEnd ? round(g.answerStart - g.requestEnd) : null,
+        lastByteToAck: g.answerEnd >= 0 && g.answerAck >= g.answerEnd ? round(g.answerAck - g.answerEnd) : null,
+      },
+      time: round(g.firstTime),
+    };
+    this.count++;
+    if (u.latency.requestToFirstByte !== null && this.latencies[0].length < MAX_LATENCY_SAMPLES) this.latencies[0].push(u.latency.requestToFirstByte);
+    if (u.latency.lastByteToAck !== null && this.latencies[1].length < MAX_LATENCY_SAMPLES) this.latencies[1].push(u.latency.lastByteToAck);
+    const f = u.figures;
+    let bucket = this.shapes.get(f.frameBytes);
+    if (!bucket) this.shapes.set(f.frameBytes, (bucket = []));
+    let e: Shape | undefined;
+    for (const b of bucket) if (b.totalPackets === f.totalPackets && b.appPackets === f.appPackets && b.tcpBytes === f.tcpBytes && b.appBytes === f.appBytes) e = b;
+    // A shape seen once can only be the steady state if every shape is seen once, and then
+    // the answer is the last update: singletons need not hold on to their update.
+    if (!e) bucket.push({ totalPackets: f.totalPackets, appPackets: f.appPackets, tcpBytes: f.tcpBytes, appBytes: f.appBytes, n: 1, lastIndex: u.index, last: null });
+    else {
+      e.n++;
+      if (u.index >= e.lastIndex || e.last === null) {
+        e.lastIndex = Math.max(e.lastIndex, u.index);
+        e.last = u;
+      }
+    }
+    if (!this.lastUpdate || u.index > this.lastUpdate.index) this.lastUpdate = u;
+    if (this.keepUpdates) this.kept.push(u);
   }
 
   private register(s: ConnState, dir: Dir, start: number, end: number, slot: Slot): void {
     const ranges = s.ranges[dir];
     ranges.push({ start, end, slot });
-    if (ranges.length > MAX_RANGES) ranges.splice(1, ranges.length - MAX_RANGES);
-    if (s.pending.length === 0) return;
-    const still: ConnState['pending'] = [];
-    for (const q of s.pending) {
-      if (q.dir === dir && q.offset >= start && q.offset < end) slot.add(q.p, q.viaAck);
-      else still.push(q);
+    if (end > s.rangeEnd[dir]) s.rangeEnd[dir] = end;
+    // Keep the handshake's range and the most recent ones; trim in batches, not per message.
+    if (ranges.length > 2 * MAX_RANGES) ranges.splice(1, ranges.length - MAX_RANGES);
+    const n = s.pendingP.length;
+    if (n === 0) return;
+    // Resolve what this range holds, compacting the rest in place.
+    let w = 0;
+    for (let i = 0; i < n; i++) {
+      const off = s.pendingOffset[i];
+      if (s.pendingDir[i] === dir && off >= start && off < end) slot.add(s.pendingP[i], s.pendingViaAck[i]);
+      else {
+        if (w !== i) {
+          s.pendingP[w] = s.pendingP[i];
+          s.pendingDir[w] = s.pendingDir[i];
+          s.pendingOffset[w] = off;
+          s.pendingViaAck[w] = s.pendingViaAck[i];
+        }
+        w++;
+      }
     }
-    s.pending = still;
+    s.pendingP.length = s.pendingDir.length = s.pendingOffset.length = s.pendingViaAck.length = w;
+  }
+
+  private clearPending(s: ConnState): void {
+    s.pendingP.length = s.pendingDir.length = s.pendingOffset.length = s.pendingViaAck.length = 0;
   }
 
   private place(s: ConnState, p: SegmentInfo, dir: Dir, offset: number, viaAck: boolean): void {
     const ranges = s.ranges[dir];
-    for (let i = ranges.length - 1; i >= 0; i--) {
+    // Usually the message these bytes belong to is not complete yet: nothing to search.
+    if (offset < s.rangeEnd[dir]) for (let i = ranges.length - 1; i >= 0; i--) {
       const r = ranges[i];
       if (offset >= r.start && offset < r.end) {
         r.slot.add(p, viaAck);
         return;
       }
     }
-    s.pending.push({ p, dir, offset, viaAck });
-    if (s.pending.length > MAX_PENDING) {
-      const q = s.pending.shift()!;
-      (s.latest ?? this.setup).slot.add(q.p, q.viaAck);
+    s.pendingP.push(p);
+    s.pendingDir.push(dir);
+    s.pendingOffset.push(offset);
+    s.pendingViaAck.push(viaAck);
+    if (s.pendingP.length > MAX_PENDING) {
+      // A packet whose message never comes (bytes no dissector claimed) goes with what is under way.
+      const old = s.pendingP.shift()!;
+      s.pendingDir.shift();
+      s.pendingOffset.shift();
+      (s.latest ?? this.setup).slot.add(old, s.pendingViaAck.shift()!);
     }
   }
 
-  /** Settles what is still open and returns the updates in order. */
+  /** Settles what is still open and returns the updates in order (all of them only with keepUpdates). */
   finish(): Update[] {
-    for (const s of this.conns.values()) {
-      for (const q of s.pending) (s.latest ?? this.setup).slot.add(q.p, q.viaAck);
-      s.pending = [];
-      for (const pre of s.preludes) pre.settle(s.latest ?? this.setup);
-      s.preludes = [];
-      s.handshake.settle(this.setup);
-    }
-    const updates: Update[] = [];
-    const canPush = (id: number) => {
-      const p = this.conns.get(id)?.protocol;
-      return p === 'tcp' || p === 'sse' || p === 'websocket';
-    };
-    for (const g of this.groups) {
-      if (g.figures.totalPackets === 0) continue;
-      g.frames.sort((a, b) => a - b);
-      updates.push({
-        index: updates.length + 1,
-        connection: g.connection,
-        messages: g.kinds,
-        frames: g.frames,
-        figures: g.figures,
-        serverOnly: canPush(g.connection) ? g.serverOnly : null,
-        overhead: overheadOf(g),
-        latency: {
-          requestToFirstByte: g.requestEnd >= 0 && g.answerStart >= g.requestEnd ? round(g.answerStart - g.requestEnd) : null,
-          lastByteToAck: g.answerEnd >= 0 && g.answerAck >= g.answerEnd ? round(g.answerAck - g.answerEnd) : null,
-        },
-        time: round(g.firstTime),
-      });
-    }
-    return updates;
+    const states = [...this.conns.values()];
+    for (const s of states) this.settleConnection(s);
+    return this.kept.sort((a, b) => a.index - b.index);
+  }
+
+  /** Median latencies, over the first MAX_LATENCY_SAMPLES updates that have each. */
+  medianLatency(): Latency {
+    return { requestToFirstByte: median(this.latencies[0]), lastByteToAck: median(this.latencies[1]) };
+  }
+
+  /** How many updates were found. */
+  get updateCount(): number {
+    return this.count;
+  }
+
+  /**
+   * The steady-state update: the shape (packets and bytes) seen most often; among equally
+   * frequent shapes, the one whose latest update came last. Null when there are no updates.
+   */
+  steadyState(): Update | null {
+    let best: Shape | null = null;
+    for (const bucket of this.shapes.values()) for (const e of bucket) if (!best || e.n > best.n || (e.n === best.n && e.lastIndex > best.lastIndex)) best = e;
+    if (!best) return null;
+    return best.last ?? this.lastUpdate;
   }
 
   /** Packets of the set-up and tear-down, outside every update. */
@@ -319,22 +455,3 @@ function round(t: number): number {
   return Math.round(t * 1e6) / 1e6;
 }
 
-/**
- * The steady-state update: the shape (packets and bytes) seen most often; among equally
- * frequent shapes, the one seen last. Returns null when there are no updates.
- */
-export function steadyState(updates: Update[]): Update | null {
-  const count = new Map<string, { n: number; last: Update }>();
-  for (const u of updates) {
-    const f = u.figures;
-    const key = `${f.totalPackets}/${f.appPackets}/${f.frameBytes}/${f.tcpBytes}/${f.appBytes}`;
-    const e = count.get(key);
-    if (e) {
-      e.n++;
-      e.last = u;
-    } else count.set(key, { n: 1, last: u });
-  }
-  let best: { n: number; last: Update } | null = null;
-  for (const e of count.values()) if (!best || e.n > best.n || (e.n === best.n && e.last.index > best.last.index)) best = e;
-  return best ? best.last : null;
-}

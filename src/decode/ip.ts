@@ -3,15 +3,19 @@ export const IPPROTO_UDP = 17;
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_ICMPV6 = 58;
 
-/** An IPv4 or IPv6 header, as views into the packet. */
+/**
+ * An IPv4 or IPv6 header. Addresses are given as offsets into the bytes that were decoded,
+ * not as views: making a view per address costs more than the whole rest of the decoding.
+ */
 export interface IpLayer {
   version: 4 | 6;
   /** Header bytes, options and IPv6 extension headers included. */
   headerLength: number;
   /** Upper-layer protocol (after any IPv6 extension headers). */
   protocol: number;
-  src: Uint8Array;
-  dst: Uint8Array;
+  srcOffset: number;
+  dstOffset: number;
+  addrLength: 4 | 16;
   /** Bytes of upper-layer data the header declares (the length fields, not the capture). */
   payloadLength: number;
   /** True when the capture holds fewer bytes than the header declares. */
@@ -27,24 +31,26 @@ export type IpResult = IpLayer | { error: string };
  * is never taken for upper-layer bytes. A total length of 0 is what a capture on the sending
  * host shows for TCP segmentation offload: then the captured bytes are all there is.
  */
-export function decodeIpv4(b: Uint8Array): IpResult {
-  if (b.length < 20) return { error: `IPv4 header cut short (${b.length} of 20 bytes)` };
-  if (b[0] >> 4 !== 4) return { error: `IPv4 header has version ${b[0] >> 4}` };
-  const headerLength = (b[0] & 0x0f) * 4;
+export function decodeIpv4(b: Uint8Array, o = 0): IpResult {
+  const avail = b.length - o;
+  if (avail < 20) return { error: `IPv4 header cut short (${avail} of 20 bytes)` };
+  if (b[o] >> 4 !== 4) return { error: `IPv4 header has version ${b[o] >> 4}` };
+  const headerLength = (b[o] & 0x0f) * 4;
   if (headerLength < 20) return { error: `IPv4 header length ${headerLength} is less than 20` };
-  if (b.length < headerLength) return { error: `IPv4 options cut short (${b.length} of ${headerLength} bytes)` };
-  let totalLength = (b[2] << 8) | b[3];
-  if (totalLength === 0) totalLength = b.length;
+  if (avail < headerLength) return { error: `IPv4 options cut short (${avail} of ${headerLength} bytes)` };
+  let totalLength = (b[o + 2] << 8) | b[o + 3];
+  if (totalLength === 0) totalLength = avail;
   if (totalLength < headerLength) return { error: `IPv4 total length ${totalLength} is less than its header length ${headerLength}` };
-  const flagsFrag = (b[6] << 8) | b[7];
+  const flagsFrag = (b[o + 6] << 8) | b[o + 7];
   return {
     version: 4,
     headerLength,
-    protocol: b[9],
-    src: b.subarray(12, 16),
-    dst: b.subarray(16, 20),
+    protocol: b[o + 9],
+    srcOffset: o + 12,
+    dstOffset: o + 16,
+    addrLength: 4,
     payloadLength: totalLength - headerLength,
-    truncated: b.length < totalLength,
+    truncated: avail < totalLength,
     fragment: (flagsFrag & 0x2000) !== 0 || (flagsFrag & 0x1fff) !== 0,
   };
 }
@@ -52,56 +58,60 @@ export function decodeIpv4(b: Uint8Array): IpResult {
 const EXT_HOP_BY_HOP = 0;
 const EXT_ROUTING = 43;
 const EXT_FRAGMENT = 44;
-const EXT_ESP = 50;
 const EXT_AH = 51;
-const EXT_NONE = 59;
 const EXT_DEST_OPTS = 60;
 const EXT_MOBILITY = 135;
 
 /** IPv6 (RFC 8200), walking the extension header chain to the upper layer. */
-export function decodeIpv6(b: Uint8Array): IpResult {
-  if (b.length < 40) return { error: `IPv6 header cut short (${b.length} of 40 bytes)` };
-  if (b[0] >> 4 !== 6) return { error: `IPv6 header has version ${b[0] >> 4}` };
-  let payloadLength = (b[4] << 8) | b[5];
-  if (payloadLength === 0) payloadLength = b.length - 40; // jumbogram or offload: trust the capture
-  let next = b[6];
+export function decodeIpv6(b: Uint8Array, base = 0): IpResult {
+  const avail = b.length - base;
+  if (avail < 40) return { error: `IPv6 header cut short (${avail} of 40 bytes)` };
+  if (b[base] >> 4 !== 6) return { error: `IPv6 header has version ${b[base] >> 4}` };
+  let payloadLength = (b[base + 4] << 8) | b[base + 5];
+  if (payloadLength === 0) payloadLength = avail - 40; // jumbogram or offload: trust the capture
+  let next = b[base + 6];
   let o = 40;
   let fragment = false;
   for (;;) {
     if (next === EXT_HOP_BY_HOP || next === EXT_ROUTING || next === EXT_DEST_OPTS || next === EXT_MOBILITY) {
-      if (b.length < o + 2) return { error: 'IPv6 extension header cut short' };
-      const len = (b[o + 1] + 1) * 8;
-      next = b[o];
+      if (avail < o + 2) return { error: 'IPv6 extension header cut short' };
+      const len = (b[base + o + 1] + 1) * 8;
+      next = b[base + o];
       o += len;
     } else if (next === EXT_FRAGMENT) {
-      if (b.length < o + 8) return { error: 'IPv6 fragment header cut short' };
-      const off = ((b[o + 2] << 8) | b[o + 3]) >> 3;
-      const more = (b[o + 3] & 1) !== 0;
+      if (avail < o + 8) return { error: 'IPv6 fragment header cut short' };
+      const off = ((b[base + o + 2] << 8) | b[base + o + 3]) >> 3;
+      const more = (b[base + o + 3] & 1) !== 0;
       fragment = off !== 0 || more;
-      next = b[o];
+      next = b[base + o];
       o += 8;
     } else if (next === EXT_AH) {
-      if (b.length < o + 2) return { error: 'IPv6 authentication header cut short' };
-      const len = (b[o + 1] + 2) * 4;
-      next = b[o];
+      if (avail < o + 2) return { error: 'IPv6 authentication header cut short' };
+      const len = (b[base + o + 1] + 2) * 4;
+      next = b[base + o];
       o += len;
     } else break;
     if (o - 40 > payloadLength) return { error: 'IPv6 extension headers run past the payload length' };
   }
-  if (next === EXT_ESP || next === EXT_NONE) {
-    // Encrypted or empty: nothing above IP can be read.
-  }
-  if (b.length < o) return { error: 'IPv6 extension headers cut short' };
+  // ESP (50) and No Next Header (59) end the chain: nothing above IP can be read.
+  if (avail < o) return { error: 'IPv6 extension headers cut short' };
   return {
     version: 6,
     headerLength: o,
     protocol: next,
-    src: b.subarray(8, 24),
-    dst: b.subarray(24, 40),
+    srcOffset: base + 8,
+    dstOffset: base + 24,
+    addrLength: 16,
     payloadLength: payloadLength - (o - 40),
-    truncated: b.length < 40 + payloadLength,
+    truncated: avail < 40 + payloadLength,
     fragment,
   };
+}
+
+/** The source or destination address of a decoded header, as a view (for display). */
+export function ipAddress(b: Uint8Array, ip: IpLayer, which: 'src' | 'dst'): Uint8Array {
+  const o = which === 'src' ? ip.srcOffset : ip.dstOffset;
+  return b.subarray(o, o + ip.addrLength);
 }
 
 /** Dotted quad, or RFC 5952 text for IPv6 (zero run compressed, lower case). */

@@ -3,18 +3,22 @@ import { decodeIpv4, decodeIpv6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPR
 import { decodeLink, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './link.js';
 import { decodeTcp, type TcpHeader } from './tcp.js';
 
-/** A packet decoded down to its TCP payload. All byte fields are views into the packet. */
+/** A packet decoded down to its TCP payload. Offsets in ip and tcp are into `data`. */
 export interface TcpPacket {
   kind: 'tcp';
+  /** The frame's bytes. */
+  data: Uint8Array;
   ip: IpLayer;
   tcp: TcpHeader;
   /** Bytes of link + network headers (and trailing link padding): what is neither TCP header nor payload. */
   linkNetBytes: number;
   /** TCP payload bytes the IP header declares, captured or not. */
   payloadLength: number;
-  /** The captured part of the payload; shorter than payloadLength when the snap length cut it. */
+  /** The captured part of the payload, a view; shorter than payloadLength when the snap length cut it. */
   payload: Uint8Array;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** A packet that carries no TCP segment sockstat can use, with why. */
 export interface OtherPacket {
@@ -30,12 +34,13 @@ export type DecodedPacket = TcpPacket | OtherPacket;
 const PROTO_NAMES: Record<number, string> = { [IPPROTO_UDP]: 'UDP', [IPPROTO_ICMP]: 'ICMP', [IPPROTO_ICMPV6]: 'ICMPv6' };
 
 export function decodePacket(p: Packet): DecodedPacket {
-  const link = decodeLink(p.linkType, p.data);
+  const b = p.data;
+  const link = decodeLink(p.linkType, b);
   if ('error' in link) return { kind: 'other', what: 'undecodable link layer', problem: link.error };
-  const net = p.data.subarray(link.headerLength);
+  const n = link.headerLength;
   let ip;
-  if (link.etherType === ETHERTYPE_IPV4) ip = decodeIpv4(net);
-  else if (link.etherType === ETHERTYPE_IPV6) ip = decodeIpv6(net);
+  if (link.etherType === ETHERTYPE_IPV4) ip = decodeIpv4(b, n);
+  else if (link.etherType === ETHERTYPE_IPV6) ip = decodeIpv6(b, n);
   else if (link.etherType === ETHERTYPE_ARP) return { kind: 'other', what: 'ARP' };
   else if (link.etherType < 0) return { kind: 'other', what: 'non-IP' };
   else return { kind: 'other', what: `EtherType 0x${link.etherType.toString(16).padStart(4, '0')}` };
@@ -43,16 +48,21 @@ export function decodePacket(p: Packet): DecodedPacket {
   const v = ip.version === 4 ? 'IPv4' : 'IPv6';
   if (ip.fragment) return { kind: 'other', what: `${v} fragment`, problem: `${v} fragment: not reassembled` };
   if (ip.protocol !== IPPROTO_TCP) return { kind: 'other', what: `${v} ${PROTO_NAMES[ip.protocol] ?? `protocol ${ip.protocol}`}` };
-  const seg = net.subarray(ip.headerLength, ip.headerLength + ip.payloadLength);
-  const tcp = decodeTcp(seg);
+  const segStart = n + ip.headerLength;
+  const segEnd = Math.min(b.length, segStart + ip.payloadLength);
+  const tcp = decodeTcp(b, segStart, segEnd);
   if ('error' in tcp) return { kind: 'other', what: 'malformed TCP', problem: tcp.error };
   const payloadLength = Math.max(0, ip.payloadLength - tcp.headerLength);
+  const payloadStart = segStart + tcp.headerLength;
+  // A plain Uint8Array view: cheaper to make than the Buffer view subarray() would give.
+  const payload = payloadStart < segEnd ? new Uint8Array(b.buffer, b.byteOffset + payloadStart, segEnd - payloadStart) : EMPTY;
   return {
     kind: 'tcp',
+    data: b,
     ip,
     tcp,
     linkNetBytes: p.originalLength - tcp.headerLength - payloadLength,
     payloadLength,
-    payload: seg.subarray(tcp.headerLength),
+    payload,
   };
 }

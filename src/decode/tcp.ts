@@ -15,26 +15,28 @@ export interface TcpHeader {
   headerLength: number;
   flags: number;
   window: number;
-  /** The option bytes, a view into the packet. */
-  options: Uint8Array;
+  /** Where the options start in the decoded bytes; they run to the end of the header. */
+  optionsOffset: number;
 }
 
 export type TcpResult = TcpHeader | { error: string };
 
-export function decodeTcp(b: Uint8Array): TcpResult {
-  if (b.length < 20) return { error: `TCP header cut short (${b.length} of 20 bytes)` };
-  const headerLength = (b[12] >> 4) * 4;
+/** Decodes the header at b[o]; `end` bounds the segment (the IP payload may end before the frame). */
+export function decodeTcp(b: Uint8Array, o = 0, end = b.length): TcpResult {
+  const avail = end - o;
+  if (avail < 20) return { error: `TCP header cut short (${avail} of 20 bytes)` };
+  const headerLength = (b[o + 12] >> 4) * 4;
   if (headerLength < 20) return { error: `TCP data offset ${headerLength / 4} is less than 5` };
-  if (b.length < headerLength) return { error: `TCP options cut short (${b.length} of ${headerLength} bytes)` };
+  if (avail < headerLength) return { error: `TCP options cut short (${avail} of ${headerLength} bytes)` };
   return {
-    srcPort: (b[0] << 8) | b[1],
-    dstPort: (b[2] << 8) | b[3],
-    seq: ((b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7]) >>> 0,
-    ack: ((b[8] << 24) | (b[9] << 16) | (b[10] << 8) | b[11]) >>> 0,
+    srcPort: (b[o] << 8) | b[o + 1],
+    dstPort: (b[o + 2] << 8) | b[o + 3],
+    seq: ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0,
+    ack: ((b[o + 8] << 24) | (b[o + 9] << 16) | (b[o + 10] << 8) | b[o + 11]) >>> 0,
     headerLength,
-    flags: b[13] | ((b[12] & 1) << 8),
-    window: (b[14] << 8) | b[15],
-    options: b.subarray(20, headerLength),
+    flags: b[o + 13] | ((b[o + 12] & 1) << 8),
+    window: (b[o + 14] << 8) | b[o + 15],
+    optionsOffset: o + 20,
   };
 }
 

@@ -11,6 +11,7 @@ export interface MessageSink {
 }
 
 const PROBE_BYTES = 16;
+const NO_FRAMES: number[] = [];
 /** Stream bytes kept per direction for display while their message is incomplete. */
 const WIRE_CAP = 8 * 1024 * 1024;
 
@@ -28,6 +29,7 @@ export class ConnectionDissector implements StreamConsumer {
   private readonly ctx: DissectContext;
   private failed = false;
   private wire: [WireBuffer, WireBuffer] | null = null;
+  private readonly trace: boolean;
 
   constructor(
     readonly conn: Connection,
@@ -37,6 +39,7 @@ export class ConnectionDissector implements StreamConsumer {
     options: DissectOptions,
   ) {
     const self = this;
+    this.trace = options.trace;
     if (options.keepBytes) this.wire = [new WireBuffer(WIRE_CAP), new WireBuffer(WIRE_CAP)];
     this.ctx = {
       conn,
@@ -46,9 +49,9 @@ export class ConnectionDissector implements StreamConsumer {
         sink.message(conn, m);
       },
       warn: (frame, message) => sink.warning(frame, message),
-      framesFor: (dir, start, end) => self.maps[dir].framesFor(start, end),
-      timeAt: (dir, offset) => self.maps[dir].timeAt(offset),
-      frameAt: (dir, offset) => self.maps[dir].frameAt(offset),
+      framesFor: options.trace ? (dir, start, end) => self.maps[dir].framesFor(start, end) : () => NO_FRAMES,
+      timeAt: options.trace ? (dir, offset) => self.maps[dir].timeAt(offset) : () => 0,
+      frameAt: options.trace ? (dir, offset) => self.maps[dir].frameAt(offset) : () => 0,
       release: (dir, offset) => {
         self.maps[dir].release(offset);
         self.wire?.[dir].release(offset);
@@ -59,7 +62,7 @@ export class ConnectionDissector implements StreamConsumer {
   }
 
   data(dir: Dir, chunk: StreamChunk): void {
-    this.maps[dir].add(chunk.offset, chunk.frame, chunk.time);
+    if (this.trace) this.maps[dir].add(chunk.offset, chunk.frame, chunk.time);
     this.wire?.[dir].add(chunk.offset, chunk.bytes);
     if (this.current) {
       this.guard(chunk.frame, () => this.current!.data(dir, chunk));
@@ -78,7 +81,7 @@ export class ConnectionDissector implements StreamConsumer {
   }
 
   gap(dir: Dir, offset: number, length: number, frame: number): void {
-    this.maps[dir].add(offset, -1, this.maps[dir].timeAt(offset));
+    if (this.trace) this.maps[dir].add(offset, -1, this.maps[dir].timeAt(offset));
     if (!this.current) this.decide(dir, true);
     if (this.current) this.guard(frame, () => this.current!.gap(dir, offset, length, frame));
   }

@@ -27,7 +27,10 @@ interface PendingRequest {
 /** Per-direction parser state. */
 class Side {
   mode: Mode = 'head';
-  headBytes: number[] = [];
+  /** Head bytes from earlier chunks, copied; the first 8 bytes, for the plausibility check. */
+  headParts: Uint8Array[] = [];
+  headLen = 0;
+  head8: number[] = [];
   /** Line-end DFA state while reading a head: 1 after LF, 2 after LF CR. */
   eol = 0;
   resyncing = false;
@@ -183,15 +186,17 @@ class HttpDissector implements Dissector {
     } else if (s.mode === 'length' || s.mode === 'chunked') {
       this.ctx.warn(frame, `connection closed inside an HTTP body (${s.mode === 'length' ? `${s.bodyRemaining} bytes missing` : 'no last chunk'})`);
       this.finishMessage(dir, s, s.headEnd + s.bodyWire);
-    } else if (s.mode === 'head' && s.headBytes.length > 0 && !s.resyncing) {
-      this.ctx.warn(frame, `connection closed inside an HTTP head (${s.headBytes.length} bytes)`);
+    } else if (s.mode === 'head' && s.headLen > 0 && !s.resyncing) {
+      this.ctx.warn(frame, `connection closed inside an HTTP head (${s.headLen} bytes)`);
     }
     s.mode = 'done';
   }
 
   private startHead(s: Side, offset: number, resyncing: boolean): void {
     s.mode = 'head';
-    s.headBytes = [];
+    s.headParts = [];
+    s.headLen = 0;
+    s.head8 = [];
     s.eol = 0;
     s.msgStart = offset;
     s.resyncing = resyncing;
@@ -200,37 +205,62 @@ class HttpDissector implements Dissector {
   /** Reads head bytes; returns how many it consumed. */
   private readHead(dir: Dir, s: Side, b: Uint8Array, offset: number, c: StreamChunk): number {
     let i = 0;
-    if (s.headBytes.length === 0) {
+    if (s.headLen === 0) {
       // Tolerate empty lines before a message (RFC 9112 §2.2).
       while (i < b.length && (b[i] === 0x0d || b[i] === 0x0a)) i++;
       if (i === b.length) return i;
       s.msgStart = offset + i;
       s.msgTime = c.time;
     }
-    for (; i < b.length; i++) {
-      const ch = b[i];
-      if (s.headBytes.length >= MAX_HEAD) {
-        this.ctx.warn(c.frame, `HTTP head longer than ${MAX_HEAD} bytes: skipped`);
-        s.mode = 'skip';
-        return i;
-      }
-      s.headBytes.push(ch);
-      if (s.headBytes.length === 8 && !this.plausibleStart(dir, s.headBytes)) {
+    // Scan for the blank line that ends the head, carrying the line-end state across chunks.
+    let j = i;
+    let found = false;
+    let eol = s.eol;
+    for (; j < b.length; j++) {
+      const ch = b[j];
+      if (ch === 0x0a) {
+        if (eol !== 0) {
+          found = true;
+          j++;
+          break;
+        }
+        eol = 1;
+      } else if (ch === 0x0d && eol === 1) eol = 2;
+      else eol = 0;
+    }
+    s.eol = eol;
+    const part = b.subarray(i, j);
+    if (s.head8.length < 8) {
+      for (let k = 0; k < part.length && s.head8.length < 8; k++) s.head8.push(part[k]);
+      if (s.head8.length === 8 && !this.plausibleStart(dir, s.head8)) {
         if (!s.resyncing) this.ctx.warn(c.frame, `not an HTTP ${dir === 0 ? 'request' : 'response'} at stream offset ${s.msgStart}: skipping to the next line that starts one`);
+        const used = 8 - (s.headLen < 8 ? s.headLen : 8);
         s.mode = 'skip';
         s.resyncing = true;
-        return i + 1;
+        return i + used;
       }
-      if (ch === 0x0a) {
-        if (s.eol === 1 || s.eol === 2) {
-          this.headDone(dir, s, offset + i + 1, c);
-          return i + 1;
-        }
-        s.eol = 1;
-      } else if (ch === 0x0d && s.eol === 1) s.eol = 2;
-      else s.eol = 0;
     }
-    return i;
+    if (s.headLen + part.length > MAX_HEAD) {
+      this.ctx.warn(c.frame, `HTTP head longer than ${MAX_HEAD} bytes: skipped`);
+      s.mode = 'skip';
+      return j;
+    }
+    if (found && s.headParts.length === 0) {
+      this.headDone(dir, s, part, offset + j, c);
+      return j;
+    }
+    s.headParts.push(part.slice());
+    s.headLen += part.length;
+    if (found) {
+      const head = new Uint8Array(s.headLen);
+      let o = 0;
+      for (const p of s.headParts) {
+        head.set(p, o);
+        o += p.length;
+      }
+      this.headDone(dir, s, head, offset + j, c);
+    }
+    return j;
   }
 
   private plausibleStart(dir: Dir, h: number[]): boolean {
@@ -241,8 +271,8 @@ class HttpDissector implements Dissector {
     return sp > 0 ? /^[A-Z][A-Z_-]*$/.test(method) : /^[A-Z]+$/.test(t);
   }
 
-  private parseHead(bytes: number[]): Head {
-    const text = ascii(Uint8Array.from(bytes));
+  private parseHead(bytes: Uint8Array): Head {
+    const text = ascii(bytes);
     const lines = text.split(/\r?\n/);
     while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     const headers: HeaderList = [];
@@ -258,9 +288,11 @@ class HttpDissector implements Dissector {
     return { startLine: lines[0] ?? '', headers };
   }
 
-  private headDone(dir: Dir, s: Side, end: number, c: StreamChunk): void {
-    const head = this.parseHead(s.headBytes);
-    s.headBytes = [];
+  private headDone(dir: Dir, s: Side, headBytes: Uint8Array, end: number, c: StreamChunk): void {
+    const head = this.parseHead(headBytes);
+    s.headParts = [];
+    s.headLen = 0;
+    s.head8 = [];
     s.headEnd = end;
     s.bodyWire = 0;
     s.resyncing = false;

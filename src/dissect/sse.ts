@@ -29,7 +29,9 @@ const BOM = [0xef, 0xbb, 0xbf];
  * split anywhere.
  */
 export class SseParser {
-  private line: number[] = [];
+  /** The start of a line that has not ended yet, copied out of earlier chunks. */
+  private parts: Uint8Array[] = [];
+  private partLength = 0;
   private lineTooLong = false;
   private lastWasCR = false;
   private bomChecked = 0;
@@ -47,40 +49,73 @@ export class SseParser {
     let i = 0;
     while (this.bomChecked < 3 && i < b.length) {
       // "One leading U+FEFF BYTE ORDER MARK character must be ignored if any are present."
-      if (b[i] === BOM[this.bomChecked] && this.line.length === this.bomChecked) {
+      if (b[i] === BOM[this.bomChecked] && this.partLength === this.bomChecked) {
         this.bomChecked++;
         i++;
-        if (this.bomChecked === 3) this.line = [];
-        else this.line.push(b[i - 1]);
+        if (this.bomChecked === 3) this.dropPartial();
+        else this.appendPartial(b.subarray(i - 1, i));
         continue;
       }
       this.bomChecked = 3;
     }
-    for (; i < b.length; i++) {
-      const c = b[i];
-      if (c === 0x0a) {
-        if (this.lastWasCR) {
-          this.lastWasCR = false; // the LF of a CRLF pair: the line already ended at CR
+    while (i < b.length) {
+      if (this.lastWasCR) {
+        this.lastWasCR = false;
+        if (b[i] === 0x0a) {
+          i++; // the LF of a CRLF pair: the line already ended at CR
           continue;
         }
-        this.endLine(offset + i + 1);
-      } else if (c === 0x0d) {
-        this.lastWasCR = true;
-        this.endLine(offset + i + 1);
-      } else {
-        this.lastWasCR = false;
-        if (this.line.length < MAX_LINE) this.line.push(c);
-        else if (!this.lineTooLong) {
-          this.lineTooLong = true;
-          this.h.warning(`SSE line longer than ${MAX_LINE} bytes: cut`, offset + i);
-        }
       }
+      let j = i;
+      while (j < b.length && b[j] !== 0x0a && b[j] !== 0x0d) j++;
+      if (j === b.length) {
+        this.appendPartial(b.subarray(i), offset + i);
+        return;
+      }
+      let line = b.subarray(i, j);
+      if (this.partLength > 0) {
+        this.appendPartial(line, offset + i);
+        line = this.takePartial();
+      }
+      if (b[j] === 0x0d) this.lastWasCR = true;
+      this.endLine(line, offset + j + 1);
+      i = j + 1;
     }
+  }
+
+  /** Keeps the start of an unfinished line; `at` is the body offset of b[0], for a warning. */
+  private appendPartial(b: Uint8Array, at = 0): void {
+    const room = MAX_LINE - this.partLength;
+    if (b.length > room && !this.lineTooLong) {
+      this.lineTooLong = true;
+      this.h.warning(`SSE line longer than ${MAX_LINE} bytes: cut`, at + room);
+    }
+    const take = Math.min(room, b.length);
+    if (take > 0) {
+      this.parts.push(b.slice(0, take));
+      this.partLength += take;
+    }
+  }
+
+  private takePartial(): Uint8Array {
+    const out = new Uint8Array(this.partLength);
+    let o = 0;
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    this.dropPartial();
+    return out;
+  }
+
+  private dropPartial(): void {
+    this.parts = [];
+    this.partLength = 0;
   }
 
   /** Drops a half-read line and event, after bytes were lost. */
   reset(): void {
-    this.line = [];
+    this.dropPartial();
     this.lastWasCR = false;
     this.data = [];
     this.dataBytes = 0;
@@ -89,9 +124,7 @@ export class SseParser {
     this.retry = undefined;
   }
 
-  private endLine(end: number): void {
-    const line = Uint8Array.from(this.line);
-    this.line = [];
+  private endLine(line: Uint8Array, end: number): void {
     this.lineTooLong = false;
     if (line.length === 0) return this.dispatch(end);
     if (line[0] === 0x3a) {

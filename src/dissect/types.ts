@@ -109,6 +109,11 @@ export type Message = HttpRequest | HttpResponse | SseEvent | SseComment | WsFra
 export interface DissectOptions {
   /** Keep wire and payload bytes on messages (for --payloads and bodies in JSON). */
   keepBytes: boolean;
+  /**
+   * Describe messages fully: the frames and time of each, mask keys as hex. Off when only
+   * figures are wanted (--stats): then messages carry no frames and time 0.
+   */
+  trace: boolean;
   /** Cap on bytes kept per message for display. */
   maxKeptBytes: number;
   /** Cap on the size a compressed body or message may inflate to. */
@@ -117,6 +122,7 @@ export interface DissectOptions {
 
 export const DEFAULT_DISSECT_OPTIONS: DissectOptions = {
   keepBytes: false,
+  trace: true,
   maxKeptBytes: 64 * 1024,
   maxInflatedBytes: 16 * 1024 * 1024,
 };

@@ -248,7 +248,7 @@ class WebSocketDissector implements Dissector {
       payloadLength: s.payloadLength,
       wire: { dir, start: s.frameStart, end, role, useful: control ? 0 : s.payloadLength },
     };
-    if (s.masked) f.maskKey = hex(s.maskKey);
+    if (s.masked && ctx.options.trace) f.maskKey = hex(s.maskKey);
     if (payload && (ctx.options.keepBytes || control)) {
       if (s.opcode === OPCODE.CLOSE) {
         if (payload.length >= 2) {
@@ -276,7 +276,7 @@ class WebSocketDissector implements Dissector {
     ctx.emit(f);
     if (!control && s.msgOpcode >= 0) {
       s.msgUseful += s.payloadLength;
-      for (const fr of f.frames) if (!s.msgFrames.includes(fr)) s.msgFrames.push(fr);
+      for (const fr of f.frames) if (s.msgFrames.length === 0 || s.msgFrames[s.msgFrames.length - 1] !== fr) if (!s.msgFrames.includes(fr)) s.msgFrames.push(fr);
       if (s.msgParts && payload) s.msgParts.add(payload);
       if (s.fin) this.messageDone(dir, s, end);
     }

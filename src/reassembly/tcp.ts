@@ -1,5 +1,5 @@
 import type { TcpPacket } from '../decode/packet.js';
-import { formatEndpoint } from '../decode/ip.js';
+import { formatEndpoint, ipAddress } from '../decode/ip.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/tcp.js';
 import { seqDiff } from './seq.js';
 import type { Connection, Dir, ReassemblyObserver, ReassemblyStats, SegmentInfo, StreamConsumer } from './types.js';
@@ -41,6 +41,8 @@ class Half {
   }
 }
 
+const ENDED: StreamConsumer = { data() {}, gap() {}, end() {} };
+
 class TcpConnection {
   halves: [Half, Half] = [new Half(), new Half()];
   closed = false;
@@ -48,7 +50,7 @@ class TcpConnection {
   constructor(
     readonly info: Connection,
     readonly clientKey: string,
-    readonly consumer: StreamConsumer,
+    public consumer: StreamConsumer,
   ) {}
 }
 
@@ -79,9 +81,9 @@ export class Reassembler {
 
   segment(p: TcpPacket, frame: number, time: number, frameBytes: number): void {
     const { ip, tcp } = p;
-    const srcKey = endpointKey(ip.src, tcp.srcPort);
-    const dstKey = endpointKey(ip.dst, tcp.dstPort);
-    const key = srcKey < dstKey ? srcKey + '|' + dstKey : dstKey + '|' + srcKey;
+    const srcKey = endpointKey(p.data, ip.srcOffset, ip.addrLength, tcp.srcPort);
+    const dstKey = endpointKey(p.data, ip.dstOffset, ip.addrLength, tcp.dstPort);
+    const key = srcKey < dstKey ? srcKey + dstKey : dstKey + srcKey;
     const flags = tcp.flags;
     const syn = (flags & TCP_SYN) !== 0;
     const hasAck = (flags & TCP_ACK) !== 0;
@@ -96,6 +98,7 @@ export class Reassembler {
         }
         this.conns.delete(key);
         if (c.closed) this.closedCount--;
+        this.observer.forget?.(c.info);
         c = undefined;
       }
     }
@@ -111,16 +114,16 @@ export class Reassembler {
       }
       const info: Connection = {
         id: ++this.stats.connections,
-        client: clientIsSrc ? formatEndpoint(ip.src, tcp.srcPort) : formatEndpoint(ip.dst, tcp.dstPort),
-        server: clientIsSrc ? formatEndpoint(ip.dst, tcp.dstPort) : formatEndpoint(ip.src, tcp.srcPort),
+        client: clientIsSrc ? formatEndpoint(ipAddress(p.data, ip, 'src'), tcp.srcPort) : formatEndpoint(ipAddress(p.data, ip, 'dst'), tcp.dstPort),
+        server: clientIsSrc ? formatEndpoint(ipAddress(p.data, ip, 'dst'), tcp.dstPort) : formatEndpoint(ipAddress(p.data, ip, 'src'), tcp.srcPort),
         serverPort: clientIsSrc ? tcp.dstPort : tcp.srcPort,
         firstFrame: frame,
         firstTime: time,
         rolesGuessed: guessed,
       };
       if (guessed) this.observer.warning(frame, `capture starts inside connection ${info.client} -> ${info.server}: no handshake, client and server guessed from the ports`);
-      c = new TcpConnection(info, clientIsSrc ? srcKey : dstKey, null as unknown as StreamConsumer);
-      (c as { consumer: StreamConsumer }).consumer = this.observer.connection(info);
+      c = new TcpConnection(info, clientIsSrc ? srcKey : dstKey, ENDED);
+      c.consumer = this.observer.connection(info);
       this.conns.set(key, c);
     }
     c.lastTime = time;
@@ -176,6 +179,7 @@ export class Reassembler {
   /** Flushes every connection still open: held bytes become gaps, and each direction ends. */
   finish(lastFrame: number): void {
     for (const c of this.conns.values()) if (!c.closed) this.close(c, 'eof', lastFrame);
+    for (const c of this.conns.values()) this.observer.forget?.(c.info);
     this.conns.clear();
   }
 
@@ -266,6 +270,10 @@ export class Reassembler {
   private markClosed(c: TcpConnection): void {
     if (c.closed) return;
     c.closed = true;
+    // Both directions have ended: the dissectors' state can go now, not when the tombstone does.
+    c.consumer = ENDED;
+    c.halves[0].pending = c.halves[1].pending = [];
+    this.observer.closed?.(c.info);
     if (++this.closedCount > this.sweepAt) this.sweep(c.lastTime);
   }
 
@@ -275,13 +283,22 @@ export class Reassembler {
       if (c.closed && now - c.lastTime > 5) {
         this.conns.delete(k);
         this.closedCount--;
+        this.observer.forget?.(c.info);
       }
     }
     this.sweepAt = Math.max(MAX_CLOSED, this.closedCount * 2);
   }
 }
 
-function endpointKey(addr: Uint8Array, port: number): string {
-  if (addr.length === 4) return `${((addr[0] << 24) | (addr[1] << 16) | (addr[2] << 8) | addr[3]) >>> 0}:${port}`;
-  return `${Buffer.from(addr.buffer, addr.byteOffset, addr.byteLength).toString('hex')}:${port}`;
+/**
+ * An address and port as a short string of 16-bit code units: the per-packet connection
+ * lookup builds two of these instead of formatting addresses.
+ */
+function endpointKey(b: Uint8Array, o: number, len: number, port: number): string {
+  if (len === 4) return String.fromCharCode((b[o] << 8) | b[o + 1], (b[o + 2] << 8) | b[o + 3], port);
+  return String.fromCharCode(
+    (b[o] << 8) | b[o + 1], (b[o + 2] << 8) | b[o + 3], (b[o + 4] << 8) | b[o + 5], (b[o + 6] << 8) | b[o + 7],
+    (b[o + 8] << 8) | b[o + 9], (b[o + 10] << 8) | b[o + 11], (b[o + 12] << 8) | b[o + 13], (b[o + 14] << 8) | b[o + 15],
+    port,
+  );
 }

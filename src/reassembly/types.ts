@@ -60,6 +60,10 @@ export interface ReassemblyObserver {
   connection(conn: Connection): StreamConsumer;
   segment(info: SegmentInfo): void;
   warning(frame: number, message: string): void;
+  /** Both directions have ended (FIN, RST or the end of the capture). Late packets may follow. */
+  closed?(conn: Connection): void;
+  /** The connection will not be seen again: its state may be dropped. */
+  forget?(conn: Connection): void;
 }
 
 export interface ReassemblyStats {

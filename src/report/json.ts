@@ -34,7 +34,10 @@ export function captureJson(r: CaptureReport): Record<string, unknown> {
     linkNetBytes: r.linkNetBytes,
     otherPackets: r.otherPackets,
     reassembly: r.reassembly,
+    connectionCount: r.connectionCount,
     connections: r.connections.map(connectionJson),
+    updateCount: r.updateCount,
+    latency: r.latency,
     updates: r.updates.map((u) => ({
       index: u.index,
       connection: u.connection,

@@ -20,13 +20,24 @@ function where(m: Message): string {
   return `${f}, ${m.time.toFixed(6)} s`;
 }
 
-/** Prints one connection's messages in time order, as the write-up's Payloads sections show them. */
-export function renderConnectionPayloads(c: ConnectionReport): string {
+/** What printing a connection in several batches must remember between them. */
+export interface PayloadState {
+  printed: boolean;
+  counters: { client: number; server: number };
+  lastMessageFrames: number;
+}
+
+/**
+ * Prints a connection's messages in time order, as the write-up's Payloads sections show
+ * them. A long connection may be printed in several batches, carrying `state` between them.
+ */
+export function renderConnectionPayloads(c: ConnectionReport, state: PayloadState = { printed: false, counters: { client: 0, server: 0 }, lastMessageFrames: 0 }): string {
   const out: string[] = [];
-  out.push(`--- connection #${c.id}: ${c.client} -> ${c.server} (${c.protocol}) ---`);
+  out.push(`--- connection #${c.id}: ${c.client} -> ${c.server} (${c.protocol})${state.printed ? ', continued' : ''} ---`);
+  state.printed = true;
   const messages = [...c.messages].sort((a, b) => a.time - b.time || (a.frames[0] ?? 0) - (b.frames[0] ?? 0));
-  const counters = { client: 0, server: 0 };
-  let lastMessageFrames = 0;
+  const counters = state.counters;
+  let lastMessageFrames = state.lastMessageFrames;
   for (const m of messages) {
     const arrow = m.from === 'client' ? '>>' : '<<';
     switch (m.kind) {
@@ -78,6 +89,7 @@ export function renderConnectionPayloads(c: ConnectionReport): string {
           const body = m.text !== undefined ? safeLine(m.text) : m.hex !== undefined ? m.hex : '';
           out.push(`   => ${m.from} message (${OPCODE_NAMES[m.opcode] ?? m.opcode}${m.compressed ? ', inflated' : ''}, ${m.length} bytes): ${body}`);
         }
+        lastMessageFrames = 0;
         break;
       case 'data':
         out.push(`${arrow} ${m.from} ${m.length} byte${m.length === 1 ? '' : 's'} [${where(m)}]`);
@@ -86,6 +98,7 @@ export function renderConnectionPayloads(c: ConnectionReport): string {
         break;
     }
   }
+  state.lastMessageFrames = lastMessageFrames;
   return out.join('\n') + '\n';
 }
 
@@ -98,8 +111,23 @@ export function hexDump(b: Uint8Array): string {
   return lines.join('\n');
 }
 
-export function renderPayloads(r: CaptureReport): string {
-  const parts = [`=== ${safeLine(captureName(r))} ===`];
-  for (const c of [...r.connections].sort((a, b) => a.firstFrame - b.firstFrame)) parts.push(renderConnectionPayloads(c));
-  return parts.join('\n') + '\n';
+export function payloadsHeader(file: string): string {
+  return `=== ${safeLine(captureName({ file } as CaptureReport))} ===\n`;
+}
+
+/** Prints connections as they end, so a capture of any size streams through in bounded memory. */
+export class PayloadPrinter {
+  private states = new Map<number, PayloadState>();
+  constructor(private readonly write: (s: string) => void) {}
+
+  connection(c: ConnectionReport, final: boolean): void {
+    let st = this.states.get(c.id);
+    if (!st) {
+      st = { printed: false, counters: { client: 0, server: 0 }, lastMessageFrames: 0 };
+      this.states.set(c.id, st);
+    }
+    if (c.messages.length > 0 || !st.printed) this.write('\n' + renderConnectionPayloads(c, st));
+    c.messages = [];
+    if (final) this.states.delete(c.id);
+  }
 }

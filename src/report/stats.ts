@@ -119,7 +119,7 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
         serverToClient: r.steady?.serverOnly ?? null,
         steadyUpdate: r.steady ? { index: r.steady.index, frames: r.steady.frames } : null,
         overhead: r.steady ? { ...r.steady.overhead, usefulPercent: usefulPercent(r.steady.overhead) } : null,
-        updates: r.updates.length,
+        updates: r.updateCount,
       }));
       return JSON.stringify({ captures: out }, null, 2) + '\n';
     }

@@ -15,12 +15,8 @@ function ms(t: number | null): string {
   return t === null ? '-' : `${(t * 1000).toFixed(3)} ms`;
 }
 
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+/** Connections listed one by one in the summary. */
+const MAX_SHOWN = 20;
 
 function utc(epoch: number): string {
   return new Date(Math.floor(epoch * 1000)).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
@@ -46,10 +42,12 @@ export function renderSummary(r: CaptureReport, maxWarnings: number): string {
   for (const c of r.comments) out.push(`  comment: ${safeLine(c)}`);
   const others = Object.entries(r.otherPackets);
   if (others.length) out.push(`Not TCP: ${others.map(([k, n]) => `${n} ${k}`).join(', ')}`);
-  out.push(`TCP connections: ${r.connections.length}`);
-  for (const c of r.connections) {
+  const protocols = Object.entries(r.protocols).sort((a, b) => b[1] - a[1]).map(([p, n]) => `${n} ${p}`);
+  out.push(`TCP connections: ${r.connectionCount}${r.connectionCount > 1 ? ` (${protocols.join(', ')})` : ''}`);
+  for (const c of r.connections.slice(0, MAX_SHOWN)) {
     out.push(`  #${c.id}  ${c.client} -> ${c.server}  ${c.protocol}, ${c.messageCount} message${c.messageCount === 1 ? '' : 's'}, from frame ${c.firstFrame}${c.rolesGuessed ? ' (roles guessed: no handshake)' : ''}`);
   }
+  if (r.connectionCount > MAX_SHOWN) out.push(`  ... and ${r.connectionCount - MAX_SHOWN} more (--json lists them all)`);
   const rs = r.reassembly;
   const trouble = [
     rs.retransmittedSegments ? `${rs.retransmittedSegments} retransmitted segments (${rs.retransmittedBytes} bytes)` : '',
@@ -64,7 +62,7 @@ export function renderSummary(r: CaptureReport, maxWarnings: number): string {
   if (r.steady) {
     const s = r.steady;
     out.push('');
-    out.push(`Updates: ${r.updates.length}; the steady state is update ${s.index} (frames ${frameList(s.frames)})`);
+    out.push(`Updates: ${r.updateCount}; the steady state is update ${s.index} (frames ${frameList(s.frames)})`);
     const rows: Array<Array<string | number>> = [['Per update', ...figureCells(s.figures)]];
     if (s.serverOnly) rows.push(['Server to client only', ...figureCells(s.serverOnly)]);
     out.push(terminalTable(['', ...FIGURE_COLUMNS.map(([, t]) => t)], rows));
@@ -79,9 +77,7 @@ export function renderSummary(r: CaptureReport, maxWarnings: number): string {
       ['Application framing', o.framing, pct(o.framing)],
       ['Useful payload', o.payload, `${usefulPercent(o).toFixed(1)}%`],
     ]));
-    const req = median(r.updates.map((u) => u.latency.requestToFirstByte).filter((x): x is number => x !== null));
-    const ack = median(r.updates.map((u) => u.latency.lastByteToAck).filter((x): x is number => x !== null));
-    out.push(`Latency, median over ${r.updates.length} update${r.updates.length === 1 ? '' : 's'}: request to first byte of the answer ${ms(req)}; last byte of the answer to its ACK ${ms(ack)}`);
+    out.push(`Latency, median over ${r.updateCount} update${r.updateCount === 1 ? '' : 's'}: request to first byte of the answer ${ms(r.latency.requestToFirstByte)}; last byte of the answer to its ACK ${ms(r.latency.lastByteToAck)}`);
   } else {
     out.push('');
     out.push('Updates: none found');
