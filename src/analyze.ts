@@ -1,4 +1,5 @@
-import { readCapture } from './capture/open.js';
+import type { Readable } from 'node:stream';
+import { readCapture, readStream } from './capture/open.js';
 import { CaptureError, linkTypeName, type CaptureInfo, type Packet } from './capture/types.js';
 import { decodePacket } from './decode/packet.js';
 import { ConnectionDissector, type MessageSink } from './dissect/connection.js';
@@ -89,6 +90,19 @@ export async function analyzeFile(path: string, options: AnalyzeOptions = {}): P
   let result;
   try {
     result = await readCapture(path, a);
+  } catch (e) {
+    if (e instanceof CaptureError) throw e;
+    throw new CaptureError((e as Error).message);
+  }
+  return a.finish(result.info, result.error);
+}
+
+/** Like analyzeFile, for a capture that is already a stream (standard input, a test's buffer). */
+export async function analyzeStream(name: string, source: Readable, options: AnalyzeOptions = {}): Promise<CaptureReport> {
+  const a = new Analysis(name, options);
+  let result;
+  try {
+    result = await readStream(source, a);
   } catch (e) {
     if (e instanceof CaptureError) throw e;
     throw new CaptureError((e as Error).message);

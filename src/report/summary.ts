@@ -18,8 +18,11 @@ function ms(t: number | null): string {
 /** Connections listed one by one in the summary. */
 const MAX_SHOWN = 20;
 
+/** UTC time of an epoch timestamp; a capture's clock may be anything, so out-of-range ones are shown raw. */
 function utc(epoch: number): string {
-  return new Date(Math.floor(epoch * 1000)).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const d = new Date(Math.floor(epoch * 1000));
+  if (Number.isNaN(d.getTime())) return `epoch ${epoch} s (not a representable date)`;
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
 
 export function frameList(frames: number[]): string {
