@@ -352,10 +352,13 @@ export class UpdateTracker {
       e.n++;
       if (u.index >= e.lastIndex || e.last === null) {
         e.lastIndex = Math.max(e.lastIndex, u.index);
-        e.last = u;
+        // Copied into the shape's one update, not referenced: an update referenced from a
+        // long-lived table outlives the young generation and dies in the old one, and
+        // with hundreds of thousands of updates that garbage is most of the process's memory.
+        e.last = copyUpdate(u, e.last);
       }
     }
-    if (!this.lastUpdate || u.index > this.lastUpdate.index) this.lastUpdate = u;
+    if (!this.lastUpdate || u.index > this.lastUpdate.index) this.lastUpdate = copyUpdate(u, this.lastUpdate);
     if (this.keepUpdates) this.kept.push(u);
   }
 
@@ -444,6 +447,24 @@ export class UpdateTracker {
   setupFigures(): { setup: Figures; teardown: Figures } {
     return { setup: this.setup.figures, teardown: this.teardown.figures };
   }
+}
+
+/** Copies an update into `into` (reusing its objects and arrays), or into a new one. */
+function copyUpdate(u: Update, into: Update | null): Update {
+  if (!into) return { ...u, messages: [...u.messages], frames: [...u.frames], figures: { ...u.figures }, serverOnly: u.serverOnly && { ...u.serverOnly }, overhead: { ...u.overhead }, latency: { ...u.latency } };
+  into.index = u.index;
+  into.connection = u.connection;
+  into.time = u.time;
+  into.messages.length = 0;
+  for (const k of u.messages) into.messages.push(k);
+  into.frames.length = 0;
+  for (const fr of u.frames) into.frames.push(fr);
+  Object.assign(into.figures, u.figures);
+  if (u.serverOnly && into.serverOnly) Object.assign(into.serverOnly, u.serverOnly);
+  else into.serverOnly = u.serverOnly && { ...u.serverOnly };
+  Object.assign(into.overhead, u.overhead);
+  Object.assign(into.latency, u.latency);
+  return into;
 }
 
 function overheadOf(g: Group): Overhead {
