@@ -59,6 +59,8 @@ export interface CaptureReport {
   latency: Latency;
   setup: Figures;
   teardown: Figures;
+  /** Packets for an update that had already been reported (a retransmission, a very late ACK). */
+  late: Figures;
   warnings: Warning[];
   warningCount: number;
   comments: string[];
@@ -234,7 +236,7 @@ class Analysis implements MessageSink {
   finish(info: CaptureInfo, error: string | null): CaptureReport {
     this.reassembler.finish(this.lastFrame);
     const updates = this.tracker.finish();
-    const { setup, teardown } = this.tracker.setupFigures();
+    const { setup, teardown, late } = this.tracker.setupFigures();
     for (const c of this.conns.values()) this.protocols[c.protocol] = (this.protocols[c.protocol] ?? 0) + 1;
     return {
       file: this.file,
@@ -256,6 +258,7 @@ class Analysis implements MessageSink {
       latency: this.tracker.medianLatency(),
       setup,
       teardown,
+      late,
       warnings: this.warnings,
       warningCount: this.warningCount,
       comments: info.comments,

@@ -170,6 +170,8 @@ export class UpdateTracker {
   private readonly latencies: [number[], number[]] = [[], []];
   readonly setup: Group;
   readonly teardown: Group;
+  /** Packets that arrived for an update after it was reported. */
+  readonly late: Group;
   private pageLoadSeen = false;
 
   /**
@@ -179,6 +181,7 @@ export class UpdateTracker {
   constructor(private readonly keepUpdates = true) {
     this.setup = new Group(this, null, true);
     this.teardown = new Group(this, null, true);
+    this.late = new Group(this, null, true);
   }
 
   private state(conn: Connection): ConnState {
@@ -314,6 +317,9 @@ export class UpdateTracker {
   }
 
   private handOver(g: Group): void {
+    // Packets that still point at this update (a retransmission, a very late ACK) go to the
+    // 'late' group from now on: ranges no longer keep the whole update alive.
+    g.slot.target = this.late;
     if (g.figures.totalPackets === 0) return;
     const fr = g.frames;
     for (let i = 1; i < fr.length; i++) {
@@ -444,8 +450,8 @@ export class UpdateTracker {
   }
 
   /** Packets of the set-up and tear-down, outside every update. */
-  setupFigures(): { setup: Figures; teardown: Figures } {
-    return { setup: this.setup.figures, teardown: this.teardown.figures };
+  setupFigures(): { setup: Figures; teardown: Figures; late: Figures } {
+    return { setup: this.setup.figures, teardown: this.teardown.figures, late: this.late.figures };
   }
 }
 

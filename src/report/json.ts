@@ -52,6 +52,7 @@ export function captureJson(r: CaptureReport): Record<string, unknown> {
     steadyState: r.steady ? { update: r.steady.index, ...r.steady.figures, serverOnly: r.steady.serverOnly, overhead: { ...r.steady.overhead, usefulPercent: usefulPercent(r.steady.overhead) } } : null,
     setup: r.setup,
     teardown: r.teardown,
+    late: r.late,
     warnings: r.warnings,
     warningCount: r.warningCount,
     comments: r.comments,
