@@ -320,7 +320,8 @@ export class UpdateTracker {
     // Packets that still point at this update (a retransmission, a very late ACK) go to the
     // 'late' group from now on: ranges no longer keep the whole update alive.
     g.slot.target = this.late;
-    if (g.figures.totalPackets === 0) return;
+    const f = g.figures;
+    if (f.totalPackets === 0) return;
     const fr = g.frames;
     for (let i = 1; i < fr.length; i++) {
       if (fr[i] < fr[i - 1]) {
@@ -328,44 +329,67 @@ export class UpdateTracker {
         break;
       }
     }
-    const p = g.conn?.protocol;
-    const u: Update = {
-      index: g.index,
-      connection: g.conn?.conn.id ?? 0,
-      messages: g.kinds,
-      frames: g.frames,
-      figures: g.figures,
-      serverOnly: p === 'tcp' || p === 'sse' || p === 'websocket' ? g.serverOnly : null,
-      overhead: overheadOf(g),
-      latency: {
-        requestToFirstByte: g.requestEnd >= 0 && g.answerStart >= g.requestEnd ? round(g.answerStart - g.requestEnd) : null,
-        lastByteToAck: g.answerEnd >= 0 && g.answerAck >= g.answerEnd ? round(g.answerAck - g.answerEnd) : null,
-      },
-      time: round(g.firstTime),
-    };
     this.count++;
-    if (u.latency.requestToFirstByte !== null && this.latencies[0].length < MAX_LATENCY_SAMPLES) this.latencies[0].push(u.latency.requestToFirstByte);
-    if (u.latency.lastByteToAck !== null && this.latencies[1].length < MAX_LATENCY_SAMPLES) this.latencies[1].push(u.latency.lastByteToAck);
-    const f = u.figures;
+    const toFirstByte = g.requestEnd >= 0 && g.answerStart >= g.requestEnd ? round(g.answerStart - g.requestEnd) : null;
+    const toAck = g.answerEnd >= 0 && g.answerAck >= g.answerEnd ? round(g.answerAck - g.answerEnd) : null;
+    if (toFirstByte !== null && this.latencies[0].length < MAX_LATENCY_SAMPLES) this.latencies[0].push(toFirstByte);
+    if (toAck !== null && this.latencies[1].length < MAX_LATENCY_SAMPLES) this.latencies[1].push(toAck);
     let bucket = this.shapes.get(f.frameBytes);
     if (!bucket) this.shapes.set(f.frameBytes, (bucket = []));
     let e: Shape | undefined;
     for (const b of bucket) if (b.totalPackets === f.totalPackets && b.appPackets === f.appPackets && b.tcpBytes === f.tcpBytes && b.appBytes === f.appBytes) e = b;
     // A shape seen once can only be the steady state if every shape is seen once, and then
-    // the answer is the last update: singletons need not hold on to their update.
-    if (!e) bucket.push({ totalPackets: f.totalPackets, appPackets: f.appPackets, tcpBytes: f.tcpBytes, appBytes: f.appBytes, n: 1, lastIndex: u.index, last: null });
+    // the answer is the last update: singletons need not hold on to an update. The
+    // representatives are filled in place, never replaced: an object referenced from a
+    // long-lived table outlives the young generation and dies in the old one, and with
+    // hundreds of thousands of updates that garbage would be most of the process's memory.
+    if (!e) bucket.push({ totalPackets: f.totalPackets, appPackets: f.appPackets, tcpBytes: f.tcpBytes, appBytes: f.appBytes, n: 1, lastIndex: g.index, last: null });
     else {
       e.n++;
-      if (u.index >= e.lastIndex || e.last === null) {
-        e.lastIndex = Math.max(e.lastIndex, u.index);
-        // Copied into the shape's one update, not referenced: an update referenced from a
-        // long-lived table outlives the young generation and dies in the old one, and
-        // with hundreds of thousands of updates that garbage is most of the process's memory.
-        e.last = copyUpdate(u, e.last);
+      if (g.index >= e.lastIndex || e.last === null) {
+        e.lastIndex = Math.max(e.lastIndex, g.index);
+        e.last = this.fill(e.last, g, toFirstByte, toAck);
       }
     }
-    if (!this.lastUpdate || u.index > this.lastUpdate.index) this.lastUpdate = copyUpdate(u, this.lastUpdate);
-    if (this.keepUpdates) this.kept.push(u);
+    if (!this.lastUpdate || g.index > this.lastUpdate.index) this.lastUpdate = this.fill(this.lastUpdate, g, toFirstByte, toAck);
+    if (this.keepUpdates) this.kept.push(this.fill(null, g, toFirstByte, toAck));
+  }
+
+  /** Writes a group's figures into an update, reusing `into` (its objects and arrays) when given. */
+  private fill(into: Update | null, g: Group, toFirstByte: number | null, toAck: number | null): Update {
+    const p = g.conn?.protocol;
+    const push = p === 'tcp' || p === 'sse' || p === 'websocket';
+    const payload = Math.min(g.useful, g.figures.appBytes);
+    if (!into) {
+      return {
+        index: g.index,
+        connection: g.conn?.conn.id ?? 0,
+        messages: g.kinds.slice(),
+        frames: g.frames.slice(),
+        figures: { ...g.figures },
+        serverOnly: push ? { ...g.serverOnly } : null,
+        overhead: { linkNet: g.linkNet, tcpHeaders: g.figures.tcpBytes, framing: g.figures.appBytes - payload, payload },
+        latency: { requestToFirstByte: toFirstByte, lastByteToAck: toAck },
+        time: round(g.firstTime),
+      };
+    }
+    into.index = g.index;
+    into.connection = g.conn?.conn.id ?? 0;
+    into.time = round(g.firstTime);
+    copyArray(g.kinds, into.messages);
+    copyArray(g.frames, into.frames);
+    copyFigures(g.figures, into.figures);
+    if (!push) into.serverOnly = null;
+    else if (into.serverOnly) copyFigures(g.serverOnly, into.serverOnly);
+    else into.serverOnly = { ...g.serverOnly };
+    const o = into.overhead;
+    o.linkNet = g.linkNet;
+    o.tcpHeaders = g.figures.tcpBytes;
+    o.framing = g.figures.appBytes - payload;
+    o.payload = payload;
+    into.latency.requestToFirstByte = toFirstByte;
+    into.latency.lastByteToAck = toAck;
+    return into;
   }
 
   private register(s: ConnState, dir: Dir, start: number, end: number, slot: Slot): void {
@@ -455,27 +479,17 @@ export class UpdateTracker {
   }
 }
 
-/** Copies an update into `into` (reusing its objects and arrays), or into a new one. */
-function copyUpdate(u: Update, into: Update | null): Update {
-  if (!into) return { ...u, messages: [...u.messages], frames: [...u.frames], figures: { ...u.figures }, serverOnly: u.serverOnly && { ...u.serverOnly }, overhead: { ...u.overhead }, latency: { ...u.latency } };
-  into.index = u.index;
-  into.connection = u.connection;
-  into.time = u.time;
-  into.messages.length = 0;
-  for (const k of u.messages) into.messages.push(k);
-  into.frames.length = 0;
-  for (const fr of u.frames) into.frames.push(fr);
-  Object.assign(into.figures, u.figures);
-  if (u.serverOnly && into.serverOnly) Object.assign(into.serverOnly, u.serverOnly);
-  else into.serverOnly = u.serverOnly && { ...u.serverOnly };
-  Object.assign(into.overhead, u.overhead);
-  Object.assign(into.latency, u.latency);
-  return into;
+function copyArray<T>(from: T[], to: T[]): void {
+  to.length = from.length;
+  for (let i = 0; i < from.length; i++) to[i] = from[i];
 }
 
-function overheadOf(g: Group): Overhead {
-  const payload = Math.min(g.useful, g.figures.appBytes);
-  return { linkNet: g.linkNet, tcpHeaders: g.figures.tcpBytes, framing: g.figures.appBytes - payload, payload };
+function copyFigures(from: Figures, to: Figures): void {
+  to.totalPackets = from.totalPackets;
+  to.appPackets = from.appPackets;
+  to.frameBytes = from.frameBytes;
+  to.tcpBytes = from.tcpBytes;
+  to.appBytes = from.appBytes;
 }
 
 function round(t: number): number {
