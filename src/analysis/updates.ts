@@ -415,7 +415,7 @@ export class UpdateTracker {
         w++;
       }
     }
-    s.pendingP.length = s.pendingDir.length = s.pendingOffset.length = s.pendingViaAck.length = w;
+    if (w !== n) s.pendingP.length = s.pendingDir.length = s.pendingOffset.length = s.pendingViaAck.length = w;
   }
 
   private clearPending(s: ConnState): void {

@@ -1,0 +1,67 @@
+import { describe, expect, test } from 'vitest';
+import { run } from './helpers/run.js';
+import { analyze, messages, pcapFile, session } from './helpers/synth.js';
+
+describe('--ndjson', () => {
+  test('one JSON line per message, as found, with the file and connection', async () => {
+    const r = await run('--ndjson', 'fixtures/demo-ws.pcap', 'fixtures/synth-sse.pcap');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines.length).toBe(18 + 6);
+    expect(lines[0]).toMatchObject({ file: 'fixtures/demo-ws.pcap', connection: 1, client: '127.0.0.1:49240', server: '127.0.0.1:18085', kind: 'http-request', from: 'client', frames: [4] });
+    const ws = lines.filter((l) => l.kind === 'ws-message');
+    expect(ws.map((l) => l.text)).toEqual(['get-time', '{"time":"08:36:57"}', 'get-time', '{"time":"08:36:57"}', 'get-time', '{"time":"08:36:58"}']);
+    expect(lines.filter((l) => l.kind === 'sse-event').map((l) => [l.file, l.id, l.data])).toEqual([
+      ['fixtures/synth-sse.pcap', '1', '{"time":"12:00:10"}'],
+      ['fixtures/synth-sse.pcap', '2', '{"time":"12:00:20"}'],
+      ['fixtures/synth-sse.pcap', '3', '{"time":"12:00:30"}'],
+    ]);
+  });
+});
+
+describe('--stats in every format', () => {
+  test('csv and json carry the same figures as markdown', async () => {
+    const csv = (await run('--stats', 'csv', 'fixtures/demo-tcp.pcap')).stdout.trim().split('\n');
+    expect(csv[0]).toBe('table,pcap,total_packets,app_packets,frame_bytes,tcp_bytes,app_bytes,link_ip_bytes,tcp_header_bytes,app_framing_bytes,payload_bytes,useful_percent');
+    expect(csv.slice(1)).toEqual([
+      'overall,demo-tcp.pcap,18,7,1279,592,75,,,,,',
+      'perUpdate,demo-tcp.pcap,3,2,213,96,15,,,,,',
+      'serverToClient,demo-tcp.pcap,2,1,142,64,10,,,,,',
+      'overhead,demo-tcp.pcap,,,,,,102,96,0,15,7.0',
+    ]);
+    const json = JSON.parse((await run('--stats', 'json', 'fixtures/demo-tcp.pcap')).stdout);
+    expect(json.captures[0]).toMatchObject({ overall: { totalPackets: 18, frameBytes: 1279 }, perUpdate: { totalPackets: 3, frameBytes: 213 }, serverToClient: { frameBytes: 142 }, updates: 3 });
+    const table = (await run('--stats', 'table', 'fixtures/demo-tcp.pcap')).stdout;
+    expect(table).toContain('│ demo-tcp.pcap │ 18            │ 7           │ 1279        │ 592       │ 75        │');
+  });
+});
+
+describe('snap-length cuts', () => {
+  test('a packet cut by the snap length: what is known is counted, the rest is a gap, with a warning', async () => {
+    const s = session().handshake();
+    s.send('client', 'GET / HTTP/1.1\r\n\r\n');
+    s.send('server', `HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(1000)}`);
+    s.send('client', 'GET /next HTTP/1.1\r\n\r\n');
+    s.send('server', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    const packets = s.close().packets.map((p) => (p.data.length > 200 ? { ...p, data: p.data.subarray(0, 200), originalLength: p.data.length } : p));
+    const c = await analyze(packets, { snapLength: 200 });
+    expect(c.overall.appBytes).toBe(18 + 1041 + 22 + 40); // request, 17+22+2+1000, request, 17+19+2+2
+    expect(c.warnings[0].message).toBe('packet cut by the snap length: 146 of 1041 payload bytes captured');
+    const responses = messages(c, 'http-response');
+    expect(responses.map((m: any) => [m.status, m.bodyLength])).toEqual([[200, 1000], [200, 2]]);
+    expect(responses[1].body).toBe('ok');
+  });
+});
+
+describe('IPv4 fragments and other traffic', () => {
+  test('are counted by kind and reported, never dropped silently', async () => {
+    const s = session().handshake().send('client', 'hello');
+    const frag = Uint8Array.from(s.packets[3].data);
+    frag[14 + 6] |= 0x20; // More Fragments
+    const arp = Uint8Array.from([...Array(12).fill(0xff), 0x08, 0x06, ...Array(28).fill(0)]);
+    const file = pcapFile([...s.packets.slice(0, 3), { ...s.packets[3], data: frag }, { ...s.packets[3], data: arp }]);
+    const r = await run(file);
+    expect(r.stdout).toContain('Not TCP: 1 IPv4 fragment, 1 ARP');
+    expect(r.stdout).toContain('frame 4: IPv4 fragment: not reassembled');
+  });
+});
