@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { readCapture, readStream } from './capture/open.js';
-import { CaptureError, linkTypeName, type CaptureInfo, type Packet } from './capture/types.js';
+import { CaptureError, linkTypeName, type CaptureInfo, type CaptureResult, type Packet } from './capture/types.js';
 import { decodePacket } from './decode/packet.js';
 import { ConnectionDissector, type MessageSink } from './dissect/connection.js';
 import { DISSECTORS, FALLBACK } from './dissect/registry.js';
@@ -87,24 +87,20 @@ export interface AnalyzeOptions {
 }
 
 /** Reads one capture and runs every stage over it. Rejects only with CaptureError. */
-export async function analyzeFile(path: string, options: AnalyzeOptions = {}): Promise<CaptureReport> {
-  const a = new Analysis(path, options);
-  let result;
-  try {
-    result = await readCapture(path, a);
-  } catch (e) {
-    if (e instanceof CaptureError) throw e;
-    throw new CaptureError((e as Error).message);
-  }
-  return a.finish(result.info, result.error);
+export function analyzeFile(path: string, options: AnalyzeOptions = {}): Promise<CaptureReport> {
+  return run(path, options, (a) => readCapture(path, a));
 }
 
 /** Like analyzeFile, for a capture that is already a stream (standard input, a test's buffer). */
-export async function analyzeStream(name: string, source: Readable, options: AnalyzeOptions = {}): Promise<CaptureReport> {
+export function analyzeStream(name: string, source: Readable, options: AnalyzeOptions = {}): Promise<CaptureReport> {
+  return run(name, options, (a) => readStream(source, a));
+}
+
+async function run(name: string, options: AnalyzeOptions, read: (a: Analysis) => Promise<CaptureResult>): Promise<CaptureReport> {
   const a = new Analysis(name, options);
   let result;
   try {
-    result = await readStream(source, a);
+    result = await read(a);
   } catch (e) {
     if (e instanceof CaptureError) throw e;
     throw new CaptureError((e as Error).message);

@@ -4,6 +4,7 @@ import { decodePacket, type TcpPacket } from '../src/decode/packet.js';
 import { Reassembler } from '../src/reassembly/tcp.js';
 import { seqAdd, seqDiff } from '../src/reassembly/seq.js';
 import type { Dir, StreamChunk } from '../src/reassembly/types.js';
+import { rng } from '../src/synth/random.js';
 import { session } from './helpers/synth.js';
 
 /** Feeds packets through a Reassembler and returns what each direction delivered, and the gaps. */
@@ -63,8 +64,8 @@ describe('reassembly', () => {
           cuts.push([off, n]);
           off += n;
         }
-        const rng = mulberry32(seed);
-        const order = cuts.map((c, i) => ({ c, k: rng() })).concat(cuts.filter(() => rng() < 0.3).map((c) => ({ c, k: rng() })));
+        const random = rng(seed);
+        const order = cuts.map((c) => ({ c, k: random() })).concat(cuts.filter(() => random() < 0.3).map((c) => ({ c, k: random() })));
         order.sort((a, b) => a.k - b.k);
         for (const { c } of order) s.segmentAt('client', c[0], bytes.subarray(c[0], c[0] + c[1]));
         s.advance('client', bytes.length).close();
@@ -135,13 +136,3 @@ describe('reassembly', () => {
   });
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

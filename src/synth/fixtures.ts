@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePcap, writePcapng, type OutPacket } from '../capture/writer.js';
 import { TcpSession, type Link, type SessionOptions } from './tcp.js';
+import { wsFrame } from './websocket.js';
 
 /**
  * Writes the synthesized fixtures in fixtures/ (the recorded ones come from
@@ -11,11 +12,6 @@ import { TcpSession, type Link, type SessionOptions } from './tcp.js';
 
 const START = 1_767_225_600; // 2026-01-01 00:00:00 UTC
 
-function wsFrame(opcode: number, payload: string | Uint8Array, mask?: number[]): Uint8Array {
-  const p = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
-  const head = [0x80 | opcode, (mask ? 0x80 : 0) | p.length, ...(mask ?? [])];
-  return Uint8Array.from([...head, ...(mask ? p.map((b, i) => b ^ mask[i & 3]) : p)]);
-}
 
 const time = (i: number) => JSON.stringify({ time: `12:00:${String(i * 10).padStart(2, '0')}` });
 

@@ -1,6 +1,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { PcapWriter, type OutPacket } from '../capture/writer.js';
+import { rng } from './random.js';
 import { TcpSession } from './tcp.js';
+import { wsFrame } from './websocket.js';
 
 /**
  * Writes a capture of mixed realtime traffic for the benchmark, deterministic from a seed:
@@ -9,16 +11,6 @@ import { TcpSession } from './tcp.js';
  * Usage: node dist/synth/generate.js --size 200MB [--seed 1] out.pcap
  */
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(k|m|g)?i?b?$/i.exec(s.trim());
@@ -27,23 +19,6 @@ export function parseSize(s: string): number {
   return Math.round(parseFloat(m[1]) * unit);
 }
 
-function wsFrame(opcode: number, payload: Uint8Array, mask?: Uint8Array): Uint8Array {
-  const len = payload.length;
-  const head: number[] = [0x80 | opcode];
-  const m = mask ? 0x80 : 0;
-  if (len < 126) head.push(m | len);
-  else if (len < 65536) head.push(m | 126, len >> 8, len & 0xff);
-  else head.push(m | 127, 0, 0, 0, 0, (len >>> 24) & 0xff, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff);
-  const out = new Uint8Array(head.length + (mask ? 4 : 0) + len);
-  out.set(head);
-  let o = head.length;
-  if (mask) {
-    out.set(mask, o);
-    o += 4;
-    for (let i = 0; i < len; i++) out[o + i] = payload[i] ^ mask[i & 3];
-  } else out.set(payload, o);
-  return out;
-}
 
 const enc = new TextEncoder();
 

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+export { rng } from '../../src/synth/random.js';
 import { analyzeStream } from '../../src/analyze.js';
 import { CaptureError } from '../../src/capture/types.js';
 import { captureJson } from '../../src/report/json.js';
@@ -7,17 +8,6 @@ import { safeJson } from '../../src/report/sanitize.js';
 import { renderStats } from '../../src/report/stats.js';
 import { renderSummary } from '../../src/report/summary.js';
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same cases. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING_32 = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 65535, 65536, 262144];
 const INTERESTING_8 = [0, 1, 0x7e, 0x7f, 0x80, 0xfe, 0xff, 0x0d, 0x0a, 0x3a];
