@@ -78,6 +78,12 @@ describe('WebSocket (RFC 6455)', () => {
     expect(r.warnings).toEqual([]);
   });
 
+  test('fragments that share one segment are joined, not mistaken for a one-frame message', () => {
+    const r = ws([[1, Uint8Array.from([...frame(1, enc('one '), { fin: false }), ...frame(0, enc('two '), { fin: false }), ...frame(0, enc('three'))])]]);
+    const m = r.msgs.find((x) => x.kind === 'ws-message') as any;
+    expect([m.text, m.frames]).toEqual(['one two three', [1]]);
+  });
+
   test('violations are warnings and the frames around them are still read', () => {
     const r = ws([
       [0, frame(1, enc('unmasked'))],

@@ -1,17 +1,18 @@
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
 
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
 /** Decodes bytes as UTF-8 when they are text (no control characters but tab, CR, LF); else null. */
 export function textOf(b: Uint8Array): string | null {
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return null;
-  }
+  let s: string;
   try {
-    return utf8.decode(b);
+    s = utf8.decode(b);
   } catch {
     return null;
   }
+  // Checked on the decoded string: a native regex scan, not a loop over bytes.
+  return CONTROL.test(s) ? null : s;
 }
 
 /** Text or hex, as the JSON output carries payloads. */
@@ -21,12 +22,8 @@ export function textOrHex(b: Uint8Array): { text: string } | { hex: string } {
 }
 
 export function hex(b: Uint8Array, sep = ''): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) {
-    if (sep && i > 0) s += sep;
-    s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
-  }
-  return s;
+  const h = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  return sep ? h.replace(/(..)(?!$)/g, `$1${sep}`) : h;
 }
 
 /** Bytes as ISO-8859-1 text: one character per byte, for header parsing. */

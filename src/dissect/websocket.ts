@@ -72,6 +72,9 @@ class Side {
   msgParts: ByteKeeper | null = null;
   /** Frames that carried the message's fragments (not control frames sent between them). */
   msgFrames: number[] = [];
+  /** Data frames in the message so far; the last frame emitted, so a one-frame message reuses its decoded text. */
+  msgFragments = 0;
+  lastFrame: WsFrame | null = null;
   /** Decompressed history: the LZ77 window shared across messages under context takeover. */
   window: Uint8Array = new Uint8Array(0);
   inflateBroken = false;
@@ -223,6 +226,7 @@ class WebSocketDissector implements Dissector {
         s.msgCompressed = (s.rsv & 0x04) !== 0 && this.deflate !== null;
         s.msgUseful = 0;
         s.msgFrames = [];
+        s.msgFragments = 0;
         s.msgParts = this.ctx.options.keepBytes || s.msgCompressed ? new ByteKeeper(this.ctx.options.maxInflatedBytes) : null;
       }
     }
@@ -265,17 +269,12 @@ class WebSocketDissector implements Dissector {
     }
     if (control) role = s.opcode === OPCODE.CLOSE ? 'close' : 'control';
     f.wire.role = role;
-    if (ctx.options.keepBytes) {
-      // As it was on the wire: the header, then the payload masked again.
-      const hdrLen = this.headerLength(s);
-      const raw = new Uint8Array(hdrLen + (payload ? payload.length : 0));
-      raw.set(s.hdr.subarray(0, hdrLen));
-      if (payload) for (let j = 0; j < payload.length; j++) raw[hdrLen + j] = s.masked ? payload[j] ^ s.maskKey[j & 3] : payload[j];
-      f.wire.raw = raw;
-    }
+    // The frame's bytes as they were on the wire come from the connection's wire buffer.
     ctx.emit(f);
+    s.lastFrame = f;
     if (!control && s.msgOpcode >= 0) {
       s.msgUseful += s.payloadLength;
+      s.msgFragments++;
       for (const fr of f.frames) if (s.msgFrames.length === 0 || s.msgFrames[s.msgFrames.length - 1] !== fr) if (!s.msgFrames.includes(fr)) s.msgFrames.push(fr);
       if (s.msgParts && payload) s.msgParts.add(payload);
       if (s.fin) this.messageDone(dir, s, end);
@@ -302,7 +301,12 @@ class WebSocketDissector implements Dissector {
       wire: { dir, start: s.msgStart, end, role: dir === 0 ? 'request' : 'push', useful: s.msgUseful },
     };
     if (body && ctx.options.keepBytes) {
-      Object.assign(m, textOrHex(body.subarray(0, ctx.options.maxKeptBytes)));
+      // A message of one uncompressed frame says what that frame said: decode it once.
+      const single = s.lastFrame && !s.msgCompressed && s.msgFragments === 1 ? s.lastFrame : null;
+      if (single && (single.text !== undefined || single.hex !== undefined)) {
+        if (single.text !== undefined) m.text = single.text;
+        else m.hex = single.hex;
+      } else Object.assign(m, textOrHex(body.subarray(0, ctx.options.maxKeptBytes)));
       m.wire.payload = body;
     }
     ctx.emit(m);

@@ -22,8 +22,9 @@ export class WireBuffer {
     const out = new Uint8Array(Math.max(0, end - start));
     let filled = 0;
     for (const p of this.parts) {
+      if (p.offset >= end) break; // parts are in stream order
       const pEnd = p.offset + p.bytes.length;
-      if (pEnd <= start || p.offset >= end) continue;
+      if (pEnd <= start) continue;
       const from = Math.max(start, p.offset);
       const to = Math.min(end, pEnd);
       out.set(p.bytes.subarray(from - p.offset, to - p.offset), from - start);
