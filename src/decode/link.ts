@@ -84,7 +84,3 @@ export function decodeLink(linkType: number, b: Uint8Array): LinkResult {
     default: return { error: `link type ${linkType} is not supported` };
   }
 }
-
-export function isSupportedLinkType(t: number): boolean {
-  return (Object.values(LINKTYPE) as number[]).includes(t);
-}

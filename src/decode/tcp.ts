@@ -75,14 +75,3 @@ export function parseTcpOptions(o: Uint8Array): TcpOptions {
   }
   return r;
 }
-
-export function flagString(f: number): string {
-  const s: string[] = [];
-  if (f & TCP_SYN) s.push('SYN');
-  if (f & TCP_FIN) s.push('FIN');
-  if (f & TCP_RST) s.push('RST');
-  if (f & TCP_PSH) s.push('PSH');
-  if (f & TCP_ACK) s.push('ACK');
-  if (f & TCP_URG) s.push('URG');
-  return s.join(',');
-}

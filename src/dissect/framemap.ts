@@ -64,8 +64,4 @@ export class FrameMap {
       this.head = 0;
     }
   }
-
-  get size(): number {
-    return this.offsets.length - this.head;
-  }
 }

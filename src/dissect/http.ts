@@ -89,7 +89,7 @@ class HttpDissector implements Dissector {
           this.bodyBytes(dir, s, b.subarray(i, i + n), offset);
           s.bodyRemaining -= n;
           i += n;
-          if (s.bodyRemaining === 0) this.finishMessage(dir, s, offset + n - (n > 0 ? 0 : 0));
+          if (s.bodyRemaining === 0) this.finishMessage(dir, s, offset + n);
           break;
         }
         case 'chunked':
@@ -182,7 +182,7 @@ class HttpDissector implements Dissector {
     const s = this.sides[dir];
     if (s.mode === 'close' || (s.mode === 'chunked' && s.sse)) {
       this.flushSse(s);
-      this.finishMessage(dir, s, s.msgStart + (s.headEnd - s.msgStart) + s.bodyWire);
+      this.finishMessage(dir, s, s.headEnd + s.bodyWire);
     } else if (s.mode === 'length' || s.mode === 'chunked') {
       this.ctx.warn(frame, `connection closed inside an HTTP body (${s.mode === 'length' ? `${s.bodyRemaining} bytes missing` : 'no last chunk'})`);
       this.finishMessage(dir, s, s.headEnd + s.bodyWire);
@@ -340,7 +340,7 @@ class HttpDissector implements Dissector {
       s.role = 'setup';
       response.bodyLength = 0;
       this.finishMessage(dir, s, end);
-      this.upgrade(request, head.headers, end, c);
+      this.upgrade(request, head.headers, c);
       return;
     }
     if (informational || status === 204 || status === 304 || request?.method === 'HEAD') {
@@ -531,7 +531,7 @@ class HttpDissector implements Dissector {
     for (const h of held) this.data(0, h.chunk);
   }
 
-  private upgrade(request: PendingRequest | undefined, responseHeaders: HeaderList, end: number, c: StreamChunk): void {
+  private upgrade(request: PendingRequest | undefined, responseHeaders: HeaderList, c: StreamChunk): void {
     const protocol = (headerValue(responseHeaders, 'upgrade') ?? '').toLowerCase();
     if (protocol !== 'websocket') {
       this.ctx.warn(c.frame, `connection upgraded to ${JSON.stringify(protocol)}, which sockstat does not dissect`);
@@ -548,7 +548,6 @@ class HttpDissector implements Dissector {
     const held = client.held;
     client.held = [];
     for (const h of held) this.next.data(0, h.chunk);
-    void end;
   }
 }
 

@@ -22,8 +22,6 @@ export interface Wire {
   raw?: Uint8Array;
   /** Unmasked/decoded payload bytes for display, when kept. */
   payload?: Uint8Array;
-  /** For a message carried inside an HTTP body (an SSE event): the head, for display. */
-  note?: string;
 }
 
 export type HeaderList = Array<[string, string]>;
