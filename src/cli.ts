@@ -40,7 +40,11 @@ function program(stdout: Writable, stderr: Writable): Command {
     .option('--ndjson', 'print one JSON line per message as it is found')
     .option('--warnings <n>', 'warnings to print per capture', '10')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s) });
+    .configureOutput({
+      writeOut: (s) => stdout.write(s),
+      // Usage errors read like every other sockstat error: one line, naming the tool.
+      writeErr: (s) => stderr.write(s.startsWith('error: ') ? `sockstat: ${s.slice(7).trimEnd()} (see sockstat --help)\n` : s),
+    });
 }
 
 /** Runs sockstat; returns the exit status: 0 all read, 1 some input unreadable or cut off, 2 usage. */

@@ -2,6 +2,19 @@ import { describe, expect, test } from 'vitest';
 import { run } from './helpers/run.js';
 import { analyze, messages, pcapFile, session } from './helpers/synth.js';
 
+describe('the command line', () => {
+  test('usage errors: one line, status 2; --help and --version: status 0', async () => {
+    expect(await run()).toEqual({ code: 2, stdout: '', stderr: "sockstat: missing required argument 'capture' (see sockstat --help)\n" });
+    const bad = await run('--stats', 'xml', 'x.pcap');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("sockstat: option '--stats <format>' argument 'xml' is invalid. Allowed choices are table, markdown, csv, json. (see sockstat --help)\n");
+    expect((await run('--bogus', 'x.pcap')).stderr).toBe("sockstat: unknown option '--bogus' (see sockstat --help)\n");
+    const help = await run('--help');
+    expect([help.code, help.stdout.split('\n')[0]]).toEqual([0, 'Usage: sockstat [options] <capture...>']);
+    expect(await run('--version')).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+  });
+});
+
 describe('--ndjson', () => {
   test('one JSON line per message, as found, with the file and connection', async () => {
     const r = await run('--ndjson', 'fixtures/demo-ws.pcap', 'fixtures/synth-sse.pcap');
