@@ -84,6 +84,8 @@ export interface AnalyzeOptions {
   maxHeldMessages?: number;
   /** Most warnings kept in the report; the rest are only counted. */
   maxWarnings?: number;
+  /** Awaited between chunks of input: resolves when the output can take more. */
+  drain?: () => Promise<void> | undefined;
 }
 
 /** Reads one capture and runs every stage over it. Rejects only with CaptureError. */
@@ -204,6 +206,10 @@ class Analysis implements MessageSink {
       else this.warningCount++;
     }
     this.reassembler.segment(d, p.frame, time, p.originalLength);
+  }
+
+  drain(): Promise<void> | undefined {
+    return this.options.drain?.();
   }
 
   warning(frame: number | null, message: string): void {

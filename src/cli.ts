@@ -10,6 +10,8 @@ import { renderSummary } from './report/summary.js';
 
 interface Writable {
   write(s: string): unknown;
+  writableNeedDrain?: boolean;
+  once?(event: 'drain', fn: () => void): unknown;
 }
 
 interface Flags {
@@ -69,6 +71,8 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
 
   for (const file of files) {
     const options: AnalyzeOptions = {
+      // Output that streams (--payloads, --ndjson) must not outrun a slow reader of it.
+      drain: () => (stdout.writableNeedDrain && stdout.once ? new Promise<void>((resolve) => stdout.once!('drain', resolve)) : undefined),
       collectMessages: wantMessages,
       keepUpdates: !!flags.json,
       dissect: { keepBytes: wantMessages || !!flags.ndjson, trace: wantMessages || !!flags.ndjson },

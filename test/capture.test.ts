@@ -62,6 +62,22 @@ describe('bad input gives one line, the right status, and the other files are st
   });
 });
 
+describe('output to a reader that stops early', () => {
+  test('sockstat ... | head: no stack trace, status 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const s = session().handshake();
+    for (let i = 0; i < 3000; i++) s.send('client', `line ${i}\n`).send('server', `answer ${i}\n`);
+    const file = pcapFile(s.close().packets);
+    const child = spawn(process.execPath, [join(ROOT, 'bin/sockstat'), '--payloads', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+});
+
 describe('container formats: the same exchange gives the same figures', () => {
   const packets = ajaxSession().packets;
   const base = async (file: string) => {

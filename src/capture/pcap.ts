@@ -89,6 +89,8 @@ export async function readPcap(
       bytesRead += chunk.length;
       if (error !== null) continue; // drain the source without buffering it
       feed.emit('data', chunk);
+      const wait = sink.drain?.();
+      if (wait) await wait;
     }
     feed.emit('end');
   });

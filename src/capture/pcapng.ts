@@ -188,6 +188,8 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
       }
       pos += len;
     }
+    const wait = sink.drain?.();
+    if (wait) await wait;
   }
   if (error === null) {
     const rest = buf.length - pos;

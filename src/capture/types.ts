@@ -30,6 +30,8 @@ export interface CaptureSink {
   packet(p: Packet): void;
   /** A recoverable anomaly; frame is the record it concerns, or null for the file itself. */
   warning(frame: number | null, message: string): void;
+  /** Awaited between chunks of input, so a slow consumer of the output slows the reading down. */
+  drain?(): Promise<void> | undefined;
 }
 
 /**
