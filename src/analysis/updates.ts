@@ -36,13 +36,14 @@ export interface Update {
   time: number;
 }
 
-/** A group of packets whose owner may be decided later (a prelude waits for the next update). */
+/**
+ * A group of packets whose owner may be decided later (a prelude waits for the next update).
+ * A slot may point at a group whose own slot points further (a page load's update counts as
+ * set-up; a reported update's late packets go to the late group): add() follows the chain.
+ */
 class Slot {
-  target: Group | null = null;
   held: SegmentInfo[] = [];
-  constructor(readonly tracker: UpdateTracker, target: Group | null) {
-    this.target = target;
-  }
+  constructor(public target: Group | null) {}
   add(p: SegmentInfo, viaAckOf: boolean): void {
     if (this.target === null) this.held.push(p);
     else if (this.target.slot === this) this.target.add(p, viaAckOf);
@@ -68,13 +69,10 @@ class Group {
   answerStart = -1;
   answerEnd = -1;
   answerAck = -1;
-  answered = false;
-  /** Creation order among updates, 1-based (0 for set-up and tear-down). */
+  /** Creation order among updates, 1-based (0 for set-up, tear-down and late). */
   index = 0;
-  readonly slot: Slot;
-  constructor(tracker: UpdateTracker, readonly conn: ConnState | null, readonly isSetup: boolean) {
-    this.slot = new Slot(tracker, this);
-  }
+  readonly slot: Slot = new Slot(this);
+  constructor(readonly conn: ConnState | null) {}
   add(p: SegmentInfo, pureAck: boolean): void {
     addPacket(this.figures, p.frameBytes, p.tcpBytes, p.appBytes);
     this.linkNet += p.linkNetBytes;
@@ -107,7 +105,10 @@ interface Range {
   slot: Slot;
 }
 
+/** Recent message ranges kept per direction, for retransmissions and ACKs of recent bytes. */
 const MAX_RANGES = 16;
+/** Packets waiting for their message, per connection, before the oldest is given up. */
+const MAX_PENDING = 10000;
 /** Latencies kept for the medians: enough for a stable figure, bounded for huge captures. */
 const MAX_LATENCY_SAMPLES = 100_000;
 
@@ -117,7 +118,6 @@ function median(xs: number[]): number | null {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : round((s[m - 1] + s[m]) / 2);
 }
-const MAX_PENDING = 10000;
 
 class ConnState {
   ranges: [Range[], Range[]] = [[], []];
@@ -137,8 +137,8 @@ class ConnState {
   /** Largest end of a registered range per direction: offsets past it need no search. */
   rangeEnd: [number, number] = [0, 0];
   protocol = 'tcp';
-  constructor(tracker: UpdateTracker, readonly conn: Connection) {
-    this.handshake = new Slot(tracker, null);
+  constructor(readonly conn: Connection) {
+    this.handshake = new Slot(null);
     // The SYN's sequence number sits at offset -1: ACKs of it belong to the handshake.
     this.ranges[0].push({ start: -1, end: 0, slot: this.handshake });
     this.ranges[1].push({ start: -1, end: 0, slot: this.handshake });
@@ -179,15 +179,15 @@ export class UpdateTracker {
    * steady state are kept, so memory does not grow with the number of updates.
    */
   constructor(private readonly keepUpdates = true) {
-    this.setup = new Group(this, null, true);
-    this.teardown = new Group(this, null, true);
-    this.late = new Group(this, null, true);
+    this.setup = new Group(null);
+    this.teardown = new Group(null);
+    this.late = new Group(null);
   }
 
   private state(conn: Connection): ConnState {
     let s = this.conns.get(conn.id);
     if (!s) {
-      s = new ConnState(this, conn);
+      s = new ConnState(conn);
       this.conns.set(conn.id, s);
     }
     return s;
@@ -242,7 +242,6 @@ export class UpdateTracker {
       case 'answer':
       case 'push': {
         const g = s.unanswered.shift() ?? this.openGroup(s, false);
-        g.answered = true;
         g.kinds.push(m.kind);
         g.useful += m.wire.useful;
         for (const pre of s.preludes) pre.settle(g);
@@ -251,7 +250,7 @@ export class UpdateTracker {
         break;
       }
       case 'prelude':
-        slot = new Slot(this, null);
+        slot = new Slot(null);
         s.preludes.push(slot);
         break;
       case 'setup':
@@ -275,7 +274,7 @@ export class UpdateTracker {
     // Every technique starts by loading its page: the first HTTP exchange is set-up.
     const isSetup = httpRequest && !this.pageLoadSeen && this.created === 0;
     if (httpRequest) this.pageLoadSeen = true;
-    const g = new Group(this, s, isSetup);
+    const g = new Group(s);
     if (isSetup) g.slot.target = this.setup;
     else {
       g.index = ++this.created;
