@@ -49,6 +49,26 @@ describe('--stats in every format', () => {
   });
 });
 
+describe('warnings name their frame in every mode', () => {
+  test('--stats (no frame maps) and --json give the same frames', async () => {
+    const s = session().handshake();
+    s.send('client', 'GET /events HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n');
+    s.send('server', 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const event = 'retry: soon\ndata: x\n\n';
+    s.send('server', `${event.length.toString(16)}\r\n${event}\r\n`);
+    s.send('server', 'zz\r\n');
+    const file = pcapFile(s.close().packets);
+    const json = (await run('--json', file)).stdout;
+    const frames = JSON.parse(json).captures[0].warnings.map((w: any) => `frame ${w.frame}: ${w.message}`);
+    expect(frames).toEqual([
+      'frame 8: invalid SSE retry value "soon": ignored',
+      'frame 10: invalid chunk size "zz": the rest of this body cannot be followed; skipping to the next status line',
+    ]);
+    const stats = await run('--stats', 'csv', file);
+    expect(stats.stderr).toBe(frames.map((f: string) => `sockstat: ${file}: warning: ${f}\n`).join(''));
+  });
+});
+
 describe('snap-length cuts', () => {
   test('a packet cut by the snap length: what is known is counted, the rest is a gap, with a warning', async () => {
     const s = session().handshake();

@@ -30,6 +30,7 @@ export class ConnectionDissector implements StreamConsumer {
   private failed = false;
   private wire: [WireBuffer, WireBuffer] | null = null;
   private readonly trace: boolean;
+  private lastFrame: [number, number] = [0, 0];
 
   constructor(
     readonly conn: Connection,
@@ -51,7 +52,8 @@ export class ConnectionDissector implements StreamConsumer {
       warn: (frame, message) => sink.warning(frame, message),
       framesFor: options.trace ? (dir, start, end) => self.maps[dir].framesFor(start, end) : () => NO_FRAMES,
       timeAt: options.trace ? (dir, offset) => self.maps[dir].timeAt(offset) : () => 0,
-      frameAt: options.trace ? (dir, offset) => self.maps[dir].frameAt(offset) : () => 0,
+      // Without frame maps, the frame being processed is the one a warning concerns.
+      frameAt: options.trace ? (dir, offset) => self.maps[dir].frameAt(offset) : (dir) => self.lastFrame[dir],
       release: (dir, offset) => {
         self.maps[dir].release(offset);
         self.wire?.[dir].release(offset);
@@ -62,6 +64,7 @@ export class ConnectionDissector implements StreamConsumer {
   }
 
   data(dir: Dir, chunk: StreamChunk): void {
+    this.lastFrame[dir] = chunk.frame;
     if (this.trace) this.maps[dir].add(chunk.offset, chunk.frame, chunk.time);
     this.wire?.[dir].add(chunk.offset, chunk.bytes);
     if (this.current) {

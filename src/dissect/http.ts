@@ -290,6 +290,12 @@ class HttpDissector implements Dissector {
 
   private headDone(dir: Dir, s: Side, headBytes: Uint8Array, end: number, c: StreamChunk): void {
     const head = this.parseHead(headBytes);
+    if (s.resyncing && !(dir === 0 ? /^[A-Z][A-Z_-]* \S/ : /^HTTP\/\d/).test(head.startLine)) {
+      // Still looking for the next message after lost bytes: junk too short to judge by its
+      // first 8 bytes ends here, silently, like the rest of the junk.
+      this.startHead(s, end, true);
+      return;
+    }
     s.headParts = [];
     s.headLen = 0;
     s.head8 = [];
