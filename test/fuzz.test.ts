@@ -42,6 +42,9 @@ describe('fuzzing', () => {
     const random = rng(SEED);
     const failures: string[] = [];
     for (let i = 0; i < CASES; i++) {
+      // Each case runs on microtasks; yield now and then so the test runner's own messages
+      // get through during a long run.
+      if (i % 250 === 0) await new Promise((resolve) => setImmediate(resolve));
       const input = mutate(random, seeds);
       const problem = await check(input);
       if (problem) {
