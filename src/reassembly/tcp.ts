@@ -151,8 +151,10 @@ export class Reassembler {
       linkNetBytes: p.linkNetBytes, tcpBytes: tcp.headerLength, appBytes: len, flags,
       offset, ackOffset, retransmission,
     };
-    this.observer.segment(info);
-    if (c.closed) return;
+    if (c.closed) {
+      this.observer.segment(info);
+      return;
+    }
 
     // A hole the peer acknowledges past was sent before this packet: report it first.
     if (ackOffset > other.next && !other.ended) {
@@ -166,6 +168,9 @@ export class Reassembler {
       }
     }
     if (len > 0 && !h.ended) this.data(c, dir, h, offset, p.payload, len, frame, time, retransmission);
+    // Reported once its bytes have reached the dissectors (a message this packet completes is
+    // already known, so it is placed at once), and before a FIN or RST closes the connection.
+    this.observer.segment(info);
     if (flags & TCP_FIN && h.finOffset < 0) h.finOffset = offset + len;
     if (flags & TCP_RST) {
       this.close(c, 'rst', frame);

@@ -58,6 +58,7 @@ export interface SegmentInfo {
 
 export interface ReassemblyObserver {
   connection(conn: Connection): StreamConsumer;
+  /** Every TCP packet, after its bytes (if any) were handed to the stream consumer. */
   segment(info: SegmentInfo): void;
   warning(frame: number, message: string): void;
   /** Both directions have ended (FIN, RST or the end of the capture). Late packets may follow. */
