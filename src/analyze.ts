@@ -74,6 +74,8 @@ export interface AnalyzeOptions {
   collectMessages?: boolean;
   /** Keep every update for the report (JSON); otherwise only counts and the steady state. */
   keepUpdates?: boolean;
+  /** Called for each update as it settles (for streaming JSON). */
+  onUpdate?: (u: Update) => void;
   /** Called for each message as it is found (for --ndjson). */
   onMessage?: (conn: ConnectionReport, m: Message) => void;
   /**
@@ -135,7 +137,7 @@ class Analysis implements MessageSink {
   constructor(private readonly file: string, private readonly options: AnalyzeOptions) {
     this.maxWarnings = options.maxWarnings ?? 1000;
     this.dissectOptions = { ...DEFAULT_DISSECT_OPTIONS, ...options.dissect };
-    this.tracker = new UpdateTracker(options.keepUpdates ?? !!options.collectMessages);
+    this.tracker = new UpdateTracker(options.keepUpdates ?? !!options.collectMessages, options.onUpdate);
     const self = this;
     this.reassembler = new Reassembler({
       connection(conn: Connection) {
@@ -145,7 +147,8 @@ class Analysis implements MessageSink {
         };
         self.conns.set(conn.id, report);
         self.connectionCount++;
-        if (options.collectMessages || self.listed.length < MAX_LISTED_CONNECTIONS) self.listed.push(report);
+        // Streamed connections (onMessages) are written as they end: the report keeps only a few.
+        if ((options.collectMessages && !options.onMessages) || self.listed.length < MAX_LISTED_CONNECTIONS) self.listed.push(report);
         return new ConnectionDissector(conn, DISSECTORS, FALLBACK, self, self.dissectOptions);
       },
       closed(conn: Connection) {

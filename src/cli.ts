@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { analyzeFile, type AnalyzeOptions, type CaptureReport } from './analyze.js';
 import { CaptureError } from './capture/types.js';
-import { captureJson, messageJson } from './report/json.js';
+import { messageJson } from './report/json.js';
+import { JsonStreamWriter } from './report/jsonstream.js';
 import { PayloadPrinter, payloadsHeader } from './report/payloads.js';
 import { safeJson, safeLine } from './report/sanitize.js';
 import { renderStats, STATS_FORMATS, type StatsFormat } from './report/stats.js';
@@ -69,14 +70,23 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
     status = 1;
   };
 
+  // Output that streams (--json, --payloads, --ndjson) must not outrun a slow reader of it.
+  const drain = () => (stdout.writableNeedDrain && stdout.once ? new Promise<void>((resolve) => stdout.once!('drain', resolve)) : undefined);
+  const json = flags.json ? new JsonStreamWriter(stdout) : null;
+
   for (const file of files) {
     const options: AnalyzeOptions = {
-      // Output that streams (--payloads, --ndjson) must not outrun a slow reader of it.
-      drain: () => (stdout.writableNeedDrain && stdout.once ? new Promise<void>((resolve) => stdout.once!('drain', resolve)) : undefined),
+      drain,
       collectMessages: wantMessages,
-      keepUpdates: !!flags.json,
       dissect: { keepBytes: wantMessages || !!flags.ndjson, trace: wantMessages || !!flags.ndjson },
     };
+    if (json) {
+      // Written as it goes: connections as they end, updates as they settle.
+      options.onMessages = (c, final) => json.connection(file, c, final);
+      options.onUpdate = (u) => json.update(file, u);
+      options.keepUpdates = false;
+      options.maxHeldMessages = 1000;
+    }
     if (flags.payloads && !flags.json) {
       // Printed as each connection ends: memory stays bounded whatever the capture's size.
       const printer = new PayloadPrinter((s) => stdout.write(s));
@@ -95,13 +105,13 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
     try {
       report = await analyzeFile(file, options);
     } catch (e) {
-      if (e instanceof CaptureError) fail(file, e.message);
-      else {
-        fail(file, `internal error: ${(e as Error).message} (please report this with the capture)`);
-        if (process.env.SOCKSTAT_DEBUG) stderr.write(`${(e as Error).stack}\n`);
-      }
+      const message = e instanceof CaptureError ? e.message : `internal error: ${(e as Error).message} (please report this with the capture)`;
+      fail(file, message);
+      if (!(e instanceof CaptureError) && process.env.SOCKSTAT_DEBUG) stderr.write(`${(e as Error).stack}\n`);
+      await json?.endCapture(file, null, message, drain);
       continue;
     }
+    await json?.endCapture(file, report, null, drain);
     if (!flags.json && !flags.stats && !flags.ndjson) {
       if (flags.payloads) stdout.write('\n');
       else stdout.write((reports.length > 0 ? '\n' : '') + renderSummary(report, maxWarnings));
@@ -110,11 +120,11 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
       if (report.warningCount > maxWarnings) stderr.write(`sockstat: ${safeLine(file)}: ${report.warningCount - Math.min(maxWarnings, report.warnings.length)} more warnings\n`);
     }
     if (report.error) fail(file, report.error);
+    for (const c of report.connections) c.messages = [];
     reports.push(report);
-    if (!flags.json) for (const c of report.connections) c.messages = [];
   }
 
-  if (flags.json) stdout.write(safeJson({ captures: reports.map(captureJson) }, 2) + '\n');
-  else if (flags.stats && reports.length > 0) stdout.write(renderStats(reports, flags.stats));
+  json?.end();
+  if (flags.stats && !flags.json && reports.length > 0) stdout.write(renderStats(reports, flags.stats));
   return status;
 }

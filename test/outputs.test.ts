@@ -32,6 +32,45 @@ describe('--ndjson', () => {
   });
 });
 
+describe('--json streams and stays one valid document', () => {
+  test('with an unreadable file and a cut-off one among good ones', async () => {
+    const { writePcap } = await import('../src/capture/writer.js');
+    const { tempFile } = await import('./helpers/synth.js');
+    const packets = session().handshake().send('client', 'hi\n').send('server', 'ho\n').close().packets;
+    const whole = writePcap(packets);
+    const cut = tempFile(whole.subarray(0, whole.length - 5));
+    // What is left of the last record: its 16-byte header and its frame, less the 5 bytes cut.
+    const left = 16 + packets[packets.length - 1].data.length - 5;
+    const r = await run('--json', 'fixtures/demo-tcp.pcap', 'no-such.pcap', cut, 'fixtures/synth-sse.pcap');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.captures.map((c: any) => [c.file, c.error])).toEqual([
+      ['fixtures/demo-tcp.pcap', null],
+      [cut, `file is cut off: ${left} bytes of an incomplete record after frame 9`],
+      ['fixtures/synth-sse.pcap', null],
+    ]);
+    expect(doc.captures[1].connections[0].messages.map((m: any) => m.text)).toEqual(['hi\n', 'ho\n']);
+    expect(r.stderr).toBe(`sockstat: no-such.pcap: no such file\nsockstat: ${cut}: file is cut off: ${left} bytes of an incomplete record after frame 9\n`);
+  });
+});
+
+describe('--json with long connections', () => {
+  test('two interleaved connections of 1500 messages each: both whole, neither inside the other', async () => {
+    const a = session({ client: { ip: '10.0.0.1', port: 40001 } }).handshake();
+    const b = session({ client: { ip: '10.0.0.3', port: 40002 } }).handshake();
+    for (let i = 0; i < 750; i++) {
+      for (const s of [a, b]) s.setTime(...(a.now() > b.now() ? a : b).clock).send('client', `ping ${i}\n`).send('server', `pong ${i}\n`);
+    }
+    const { merge } = await import('../src/synth/tcp.js');
+    const file = pcapFile(merge(a.close(), b.close()));
+    const r = await run('--json', file);
+    const c = JSON.parse(r.stdout).captures[0];
+    expect(c.connections.map((k: any) => [k.id, k.messages.length, k.protocol])).toEqual([[1, 1500, 'tcp'], [2, 1500, 'tcp']]);
+    expect(c.connections[1].messages[1499].text).toBe('pong 749\n');
+    expect(c.updates.length).toBe(c.updateCount);
+  });
+});
+
 describe('--stats in every format', () => {
   test('csv and json carry the same figures as markdown', async () => {
     const csv = (await run('--stats', 'csv', 'fixtures/demo-tcp.pcap')).stdout.trim().split('\n');

@@ -178,7 +178,11 @@ export class UpdateTracker {
    * With keepUpdates, finish() returns every update; without, only the figures of the
    * steady state are kept, so memory does not grow with the number of updates.
    */
-  constructor(private readonly keepUpdates = true) {
+  constructor(
+    private readonly keepUpdates = true,
+    /** Receives each update as it settles (the --json writer streams them). */
+    private readonly onUpdate?: (u: Update) => void,
+  ) {
     this.setup = new Group(null);
     this.teardown = new Group(null);
     this.late = new Group(null);
@@ -351,7 +355,11 @@ export class UpdateTracker {
       }
     }
     if (!this.lastUpdate || g.index > this.lastUpdate.index) this.lastUpdate = this.fill(this.lastUpdate, g, toFirstByte, toAck);
-    if (this.keepUpdates) this.kept.push(this.fill(null, g, toFirstByte, toAck));
+    if (this.keepUpdates || this.onUpdate) {
+      const u = this.fill(null, g, toFirstByte, toAck);
+      if (this.keepUpdates) this.kept.push(u);
+      this.onUpdate?.(u);
+    }
   }
 
   /** Writes a group's figures into an update, reusing `into` (its objects and arrays) when given. */

@@ -1,4 +1,5 @@
 import type { CaptureReport, ConnectionReport } from '../analyze.js';
+import type { Update } from '../analysis/updates.js';
 import type { Message } from '../dissect/types.js';
 import { usefulPercent } from './stats.js';
 
@@ -21,6 +22,20 @@ export function connectionJson(c: ConnectionReport): Record<string, unknown> {
   };
 }
 
+export function updateJson(u: Update): Record<string, unknown> {
+  return {
+    index: u.index,
+    connection: u.connection,
+    time: u.time,
+    messages: u.messages,
+    frames: u.frames,
+    ...u.figures,
+    serverOnly: u.serverOnly,
+    overhead: u.overhead,
+    latency: u.latency,
+  };
+}
+
 /** One capture in the documented JSON shape (README, "JSON output"). */
 export function captureJson(r: CaptureReport): Record<string, unknown> {
   return {
@@ -38,17 +53,7 @@ export function captureJson(r: CaptureReport): Record<string, unknown> {
     connections: r.connections.map(connectionJson),
     updateCount: r.updateCount,
     latency: r.latency,
-    updates: r.updates.map((u) => ({
-      index: u.index,
-      connection: u.connection,
-      time: u.time,
-      messages: u.messages,
-      frames: u.frames,
-      ...u.figures,
-      serverOnly: u.serverOnly,
-      overhead: u.overhead,
-      latency: u.latency,
-    })),
+    updates: r.updates.map(updateJson),
     steadyState: r.steady ? { update: r.steady.index, ...r.steady.figures, serverOnly: r.steady.serverOnly, overhead: { ...r.steady.overhead, usefulPercent: usefulPercent(r.steady.overhead) } } : null,
     setup: r.setup,
     teardown: r.teardown,
