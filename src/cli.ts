@@ -39,8 +39,9 @@ function program(stdout: Writable, stderr: Writable): Command {
     .argument('<capture...>', 'capture files (pcap, pcapng, gzip-compressed or not); - reads standard input')
     .addOption(new Option('--stats <format>', 'print only the statistics tables, one row per capture').choices(STATS_FORMATS))
     .option('--payloads', 'print the reconstructed application payloads of each connection')
-    .option('--json', 'print everything as one JSON document')
-    .option('--ndjson', 'print one JSON line per message as it is found')
+    // A machine-readable output is the whole of stdout: it cannot share it with another.
+    .addOption(new Option('--json', 'print everything as one JSON document').conflicts(['ndjson', 'stats', 'payloads']))
+    .addOption(new Option('--ndjson', 'print one JSON line per message as it is found').conflicts(['stats', 'payloads']))
     .option('--warnings <n>', 'warnings to print per capture', '10')
     .exitOverride()
     .configureOutput({

@@ -12,6 +12,9 @@ describe('the command line', () => {
     const help = await run('--help');
     expect([help.code, help.stdout.split('\n')[0]]).toEqual([0, 'Usage: sockstat [options] <capture...>']);
     expect(await run('--version')).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+    // Two outputs cannot share stdout when one of them is for machines.
+    expect((await run('--json', '--ndjson', 'x.pcap')).stderr).toBe("sockstat: option '--json' cannot be used with option '--ndjson' (see sockstat --help)\n");
+    expect((await run('--ndjson', '--stats', 'csv', 'x.pcap')).code).toBe(2);
   });
 });
 
