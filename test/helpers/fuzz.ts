@@ -2,9 +2,8 @@ import { Readable } from 'node:stream';
 export { rng } from '../../src/synth/random.js';
 import { analyzeStream } from '../../src/analyze.js';
 import { CaptureError } from '../../src/capture/types.js';
-import { captureJson } from '../../src/report/json.js';
+import { JsonStreamWriter } from '../../src/report/jsonstream.js';
 import { PayloadPrinter } from '../../src/report/payloads.js';
-import { safeJson } from '../../src/report/sanitize.js';
 import { renderStats } from '../../src/report/stats.js';
 import { renderSummary } from '../../src/report/summary.js';
 
@@ -93,30 +92,45 @@ function concat(...parts: Uint8Array[]): Uint8Array {
  * report, or a CaptureError: a one-line refusal); rejects on anything else.
  */
 export async function exercise(input: Uint8Array): Promise<void> {
+  const analyze = (options: Parameters<typeof analyzeStream>[2]) =>
+    analyzeStream('fuzz.pcap', Readable.from([Buffer.from(input)]), { ...options, dissect: { keepBytes: true, trace: true, maxInflatedBytes: 1 << 20 } });
+  // Pass 1: the streamed --json document, which must parse, and the summary and tables.
+  let json = '';
+  const writer = new JsonStreamWriter({ write: (s: string) => (json += s) });
   let report;
   try {
-    report = await analyzeStream('fuzz.pcap', Readable.from([Buffer.from(input)]), {
+    report = await analyze({
       collectMessages: true,
-      keepUpdates: true,
-      dissect: { keepBytes: true, trace: true, maxInflatedBytes: 1 << 20 },
-      onMessages: () => {},
+      keepUpdates: false,
+      onMessages: (c, final) => writer.connection('fuzz.pcap', c, final),
+      onUpdate: (u) => writer.update('fuzz.pcap', u),
+      maxHeldMessages: 50,
     });
   } catch (e) {
     if (e instanceof CaptureError) {
       if (e.message.includes('\n')) throw new Error(`multi-line error: ${JSON.stringify(e.message)}`);
+      await writer.endCapture('fuzz.pcap', null, e.message, () => undefined);
+      writer.end();
+      JSON.parse(json);
       return;
     }
     throw e;
   }
+  await writer.endCapture('fuzz.pcap', report, null, () => undefined);
+  writer.end();
+  const doc = JSON.parse(json);
+  if (doc.captures[0].connections.length !== report.connectionCount) throw new Error('--json lost a connection');
+  // Pass 2: the payload dump, as --payloads prints it.
+  let payloads = '';
+  const printer = new PayloadPrinter((s) => (payloads += s));
+  await analyze({ collectMessages: true, onMessages: (c, final) => printer.connection(c, final), maxHeldMessages: 50 });
   const outputs: Record<string, string> = {
     summary: renderSummary(report, 100),
     markdown: renderStats([report], 'markdown'),
     csv: renderStats([report], 'csv'),
-    json: safeJson(captureJson(report)),
-    payloads: '',
+    json,
+    payloads,
   };
-  const printer = new PayloadPrinter((s) => (outputs.payloads += s));
-  for (const c of report.connections) printer.connection(c, true);
   for (const [mode, out] of Object.entries(outputs)) {
     const m = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.exec(out);
     if (m) throw new Error(`control character U+${m[0].charCodeAt(0).toString(16)} reached the ${mode} output: ${JSON.stringify(out.slice(Math.max(0, m.index - 60), m.index + 20))}`);
