@@ -51,7 +51,7 @@ export interface CaptureReport {
   /** Connections by what they carried: tcp, http, sse, websocket. */
   protocols: Record<string, number>;
   reassembly: ReassemblyStats;
-  /** Every update with keepUpdates (or collectMessages); otherwise empty. */
+  /** Every update with keepUpdates; otherwise empty (onUpdate receives them as they settle). */
   updates: Update[];
   updateCount: number;
   steady: Update | null;
@@ -72,7 +72,7 @@ export interface AnalyzeOptions {
   dissect?: Partial<DissectOptions>;
   /** Keep every message on its connection (for --json and --payloads). */
   collectMessages?: boolean;
-  /** Keep every update for the report (JSON); otherwise only counts and the steady state. */
+  /** Keep every update in the report; by default only counts and the steady state are kept. */
   keepUpdates?: boolean;
   /** Called for each update as it settles (for streaming JSON). */
   onUpdate?: (u: Update) => void;
@@ -137,7 +137,7 @@ class Analysis implements MessageSink {
   constructor(private readonly file: string, private readonly options: AnalyzeOptions) {
     this.maxWarnings = options.maxWarnings ?? 1000;
     this.dissectOptions = { ...DEFAULT_DISSECT_OPTIONS, ...options.dissect };
-    this.tracker = new UpdateTracker(options.keepUpdates ?? !!options.collectMessages, options.onUpdate);
+    this.tracker = new UpdateTracker(options.keepUpdates ?? false, options.onUpdate);
     const self = this;
     this.reassembler = new Reassembler({
       connection(conn: Connection) {

@@ -85,7 +85,6 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
       // Written as it goes: connections as they end, updates as they settle.
       options.onMessages = (c, final) => json.connection(file, c, final);
       options.onUpdate = (u) => json.update(file, u);
-      options.keepUpdates = false;
       options.maxHeldMessages = 1000;
     }
     if (flags.payloads && !flags.json) {
