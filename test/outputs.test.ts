@@ -74,6 +74,16 @@ describe('--json with long connections', () => {
   });
 });
 
+describe('memory', () => {
+  test('collecting messages (--payloads) does not keep the update list; only asking for it does', async () => {
+    const { analyzeFile } = await import('../src/analyze.js');
+    const collected = await analyzeFile('fixtures/demo-ws.pcap', { collectMessages: true });
+    expect([collected.updates.length, collected.updateCount]).toEqual([0, 3]);
+    const kept = await analyzeFile('fixtures/demo-ws.pcap', { keepUpdates: true });
+    expect(kept.updates.map((u) => u.index)).toEqual([1, 2, 3]);
+  });
+});
+
 describe('--stats in every format', () => {
   test('csv and json carry the same figures as markdown', async () => {
     const csv = (await run('--stats', 'csv', 'fixtures/demo-tcp.pcap')).stdout.trim().split('\n');
