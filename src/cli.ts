@@ -120,7 +120,6 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
       if (report.warningCount > maxWarnings) stderr.write(`sockstat: ${safeLine(file)}: ${report.warningCount - Math.min(maxWarnings, report.warnings.length)} more warnings\n`);
     }
     if (report.error) fail(file, report.error);
-    for (const c of report.connections) c.messages = [];
     reports.push(report);
   }
 

@@ -1,4 +1,4 @@
-import type { CaptureReport, ConnectionReport } from '../analyze.js';
+import type { CaptureReport } from '../analyze.js';
 import type { Update } from '../analysis/updates.js';
 import type { Message } from '../dissect/types.js';
 import { usefulPercent } from './stats.js';
@@ -9,18 +9,6 @@ export function messageJson(m: Message): Record<string, unknown> {
   return { ...rest, wireBytes: wire.end - wire.start };
 }
 
-export function connectionJson(c: ConnectionReport): Record<string, unknown> {
-  return {
-    id: c.id,
-    client: c.client,
-    server: c.server,
-    protocol: c.protocol,
-    firstFrame: c.firstFrame,
-    rolesGuessed: c.rolesGuessed,
-    // In the order their first bytes were seen (a request is found only once its body is read).
-    messages: [...c.messages].sort((a, b) => a.time - b.time || a.wire.dir - b.wire.dir).map(messageJson),
-  };
-}
 
 export function updateJson(u: Update): Record<string, unknown> {
   return {
@@ -36,10 +24,9 @@ export function updateJson(u: Update): Record<string, unknown> {
   };
 }
 
-/** One capture in the documented JSON shape (README, "JSON output"). */
-export function captureJson(r: CaptureReport): Record<string, unknown> {
+/** A capture's own figures: everything of its JSON object but its connections and updates. */
+export function captureSummaryJson(r: CaptureReport): Record<string, unknown> {
   return {
-    file: r.file,
     format: r.format,
     linkType: r.linkTypes.join(' + '),
     packets: r.packets,
@@ -50,10 +37,8 @@ export function captureJson(r: CaptureReport): Record<string, unknown> {
     otherPackets: r.otherPackets,
     reassembly: r.reassembly,
     connectionCount: r.connectionCount,
-    connections: r.connections.map(connectionJson),
     updateCount: r.updateCount,
     latency: r.latency,
-    updates: r.updates.map(updateJson),
     steadyState: r.steady ? { update: r.steady.index, ...r.steady.figures, serverOnly: r.steady.serverOnly, overhead: { ...r.steady.overhead, usefulPercent: usefulPercent(r.steady.overhead) } } : null,
     setup: r.setup,
     teardown: r.teardown,
@@ -64,3 +49,4 @@ export function captureJson(r: CaptureReport): Record<string, unknown> {
     error: r.error,
   };
 }
+

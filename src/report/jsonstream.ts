@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CaptureReport, ConnectionReport } from '../analyze.js';
 import type { Update } from '../analysis/updates.js';
-import { captureJson, messageJson, updateJson } from './json.js';
+import { captureSummaryJson, messageJson, updateJson } from './json.js';
 import { safeJson } from './sanitize.js';
 
 export interface Output {
@@ -109,11 +109,7 @@ export class JsonStreamWriter {
       this.closeSpool();
       rmSync(join(this.dir(), 'updates.json'), { force: true });
     }
-    const rest = r ? captureJson(r) : { error };
-    delete (rest as Record<string, unknown>).file;
-    delete (rest as Record<string, unknown>).connections;
-    delete (rest as Record<string, unknown>).updates;
-    this.out.write(`\n], ${safeJson(rest).slice(1)}`);
+    this.out.write(`\n], ${safeJson(r ? captureSummaryJson(r) : { error }).slice(1)}`);
     this.captureOpen = false;
   }
 

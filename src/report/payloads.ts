@@ -1,4 +1,4 @@
-import type { CaptureReport, ConnectionReport } from '../analyze.js';
+import type { ConnectionReport } from '../analyze.js';
 import { hex } from '../dissect/bytes.js';
 import type { Message } from '../dissect/types.js';
 import { closeCodeMeaning, OPCODE } from '../dissect/websocket.js';
@@ -112,7 +112,7 @@ export function hexDump(b: Uint8Array): string {
 }
 
 export function payloadsHeader(file: string): string {
-  return `=== ${safeLine(captureName({ file } as CaptureReport))} ===\n`;
+  return `=== ${safeLine(captureName(file))} ===\n`;
 }
 
 /** Prints connections as they end, so a capture of any size streams through in bounded memory. */

@@ -18,9 +18,10 @@ export interface StatsTable {
 
 const OVERHEAD_COLUMNS = ['Link+IP Bytes', 'TCP Header Bytes', 'App Framing Bytes', 'Payload Bytes', 'Useful %'];
 
-export function captureName(r: CaptureReport): string {
-  const parts = r.file.split(/[\\/]/);
-  return parts[parts.length - 1] || r.file;
+/** A capture's file name without its directories, as the tables show it. */
+export function captureName(file: string): string {
+  const parts = file.split(/[\\/]/);
+  return parts[parts.length - 1] || file;
 }
 
 function figureRow(name: string, f: Figures): [string, ...Array<number | string>] {
@@ -35,22 +36,22 @@ export function usefulPercent(o: Overhead): number {
 /** The write-up's three tables, one row per capture, then where one update's bytes go. */
 export function statsTables(reports: CaptureReport[]): StatsTable[] {
   const cols = ['PCAP', ...FIGURE_COLUMNS.map(([, t]) => t)];
-  const noUpdates = reports.filter((r) => !r.steady).map(captureName);
-  const noPush = reports.filter((r) => r.steady && !r.steady.serverOnly).map(captureName);
+  const noUpdates = reports.filter((r) => !r.steady).map((r) => captureName(r.file));
+  const noPush = reports.filter((r) => r.steady && !r.steady.serverOnly).map((r) => captureName(r.file));
   return [
-    { key: 'overall', title: 'Overall statistics', columns: cols, rows: reports.map((r) => figureRow(captureName(r), r.overall)) },
+    { key: 'overall', title: 'Overall statistics', columns: cols, rows: reports.map((r) => figureRow(captureName(r.file), r.overall)) },
     {
       key: 'perUpdate',
       title: 'Per update statistics',
       columns: cols,
-      rows: reports.filter((r) => r.steady).map((r) => figureRow(captureName(r), r.steady!.figures)),
+      rows: reports.filter((r) => r.steady).map((r) => figureRow(captureName(r.file), r.steady!.figures)),
       note: noUpdates.length ? `No updates found in ${noUpdates.join(', ')}.` : undefined,
     },
     {
       key: 'serverToClient',
       title: 'Per update, server to client only',
       columns: cols,
-      rows: reports.filter((r) => r.steady?.serverOnly).map((r) => figureRow(captureName(r), r.steady!.serverOnly!)),
+      rows: reports.filter((r) => r.steady?.serverOnly).map((r) => figureRow(captureName(r.file), r.steady!.serverOnly!)),
       note: noPush.length ? `Not for ${noPush.join(', ')}: request/response only, the server cannot push.` : undefined,
     },
     {
@@ -59,7 +60,7 @@ export function statsTables(reports: CaptureReport[]): StatsTable[] {
       columns: ['PCAP', ...OVERHEAD_COLUMNS],
       rows: reports.filter((r) => r.steady).map((r) => {
         const o = r.steady!.overhead;
-        return [captureName(r), o.linkNet, o.tcpHeaders, o.framing, o.payload, usefulPercent(o).toFixed(1)];
+        return [captureName(r.file), o.linkNet, o.tcpHeaders, o.framing, o.payload, usefulPercent(o).toFixed(1)];
       }),
     },
   ];

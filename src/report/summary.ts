@@ -39,7 +39,7 @@ export function frameList(frames: number[]): string {
 /** The default report: what the capture holds, the overall figures, one update's cost. */
 export function renderSummary(r: CaptureReport, maxWarnings: number): string {
   const out: string[] = [];
-  const name = safeLine(captureName(r));
+  const name = safeLine(captureName(r.file));
   out.push(`${name}: ${r.format ?? 'unknown format'}, ${r.linkTypes.join(' + ') || 'no interfaces'}, ${r.packets} packet${r.packets === 1 ? '' : 's'}` +
     (r.startTime !== null ? ` over ${seconds(r.duration)} from ${utc(r.startTime)}` : ''));
   for (const c of r.comments) out.push(`  comment: ${safeLine(c)}`);
