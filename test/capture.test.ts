@@ -52,7 +52,7 @@ describe('bad input gives one line, the right status, and the other files are st
   });
 
   test('no stack trace and no Node warning on stderr, whatever the input', () => {
-    // A capture larger than one read chunk, so pcap-parser has records spanning chunks (DEP0005).
+    // A capture larger than one read chunk, so records span chunks.
     const s = session().handshake();
     for (let i = 0; i < 900; i++) s.send('server', 'x'.repeat(1400), { ack: i % 10 === 0 });
     const big = pcapFile(s.close().packets);

@@ -1,6 +1,4 @@
-import { EventEmitter } from 'node:events';
-import pcapParser, { type GlobalHeader, type PacketHeader, type ParsedPacket } from 'pcap-parser';
-import type { CaptureInfo, CaptureResult, CaptureSink } from './types.js';
+import type { CaptureInfo, CaptureResult, CaptureSink, Packet } from './types.js';
 
 const GLOBAL_HEADER_LENGTH = 24;
 const RECORD_HEADER_LENGTH = 16;
@@ -8,14 +6,15 @@ const RECORD_HEADER_LENGTH = 16;
 const DEFAULT_MAX_RECORD = 262144;
 
 /**
- * Reads a classic pcap file (either byte order, microsecond or nanosecond magic) with
- * pcap-parser, and adds what pcap-parser leaves out: a bound on record lengths, detection of
- * a file cut off inside a record, and nanosecond timestamps.
+ * Reads a classic pcap file (either byte order, microsecond or nanosecond magic): a 24-byte
+ * file header, then records of a 16-byte header and the captured bytes.
  *
- * pcap-parser is driven through a stand-in stream so that this function owns the reading
- * loop: chunks are counted, the nanosecond magic is rewritten to the one pcap-parser knows,
- * and reading stops the moment a record is impossible (pcap-parser would otherwise buffer
- * the rest of the file waiting for a body that never ends).
+ * This was pcap-parser until the benchmark of issue 6 showed its per-record path (three
+ * events, three Buffer slices and two objects per record, a string-built method name per
+ * field) cost as much as the whole analysis is allowed to; pcap-parser is still the oracle
+ * this reader is tested against and the baseline the benchmark times. Besides speed, this
+ * reader bounds record lengths (a corrupt length would otherwise buffer the rest of the file),
+ * detects a file cut off inside a record, and knows the nanosecond magic.
  */
 export async function readPcap(
   chunks: AsyncIterable<Buffer>,
@@ -23,103 +22,107 @@ export async function readPcap(
   nanosecond: boolean,
 ): Promise<CaptureResult> {
   const info: CaptureInfo = { format: nanosecond ? 'pcap-nsec' : 'pcap', linkTypes: [], snapLength: 0, comments: [] };
-  const feed = new EventEmitter() as EventEmitter & { pause(): void; resume(): void };
-  feed.pause = () => {};
-  feed.resume = () => {};
-  const parser = pcapParser.parse(feed);
-
+  const tsScale = nanosecond ? 1 : 1000;
   let frame = 0;
-  let consumed = 0;
   let bytesRead = 0;
   let error: string | null = null;
+  let le = true;
   let maxRecord = DEFAULT_MAX_RECORD;
   let linkType = 1;
-  const tsScale = nanosecond ? 1 : 1000;
+  let sawHeader = false;
+  /** Bytes of an unfinished record (or file header) carried over from the previous chunk. */
+  let carry: Buffer | null = Buffer.alloc(0);
 
-  parser.on('error', (e: Error) => {
-    error ??= e.message;
-  });
-  parser.on('globalHeader', (h: GlobalHeader) => {
-    consumed = GLOBAL_HEADER_LENGTH;
-    linkType = h.linkLayerType & 0x0fffffff; // upper bits carry FCS flags in newer files
+  const u32 = (b: Uint8Array, o: number): number =>
+    le
+      ? (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0
+      : ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  const u16 = (b: Uint8Array, o: number): number => (le ? b[o] | (b[o + 1] << 8) : (b[o] << 8) | b[o + 1]);
+
+  const fileHeader = (b: Uint8Array): void => {
+    // The magic is read in file order: a1 b2 ... is big-endian, d4 c3 ... / 4d 3c ... little.
+    le = b[0] !== 0xa1;
+    const major = u16(b, 4);
+    const minor = u16(b, 6);
+    info.snapLength = u32(b, 16);
+    linkType = u32(b, 20) & 0x0fffffff; // upper bits carry FCS flags in newer files
     info.linkTypes.push(linkType);
-    info.snapLength = h.snapshotLength;
-    if (h.snapshotLength > 0) maxRecord = Math.max(h.snapshotLength, 65535);
-    if (h.majorVersion !== 2) sink.warning(null, `pcap version ${h.majorVersion}.${h.minorVersion}, expected 2.4`);
-  });
-  parser.on('packetHeader', (h: PacketHeader) => {
-    if (error !== null) return;
-    if (h.capturedLength > maxRecord) {
-      error = `record ${frame + 1} claims ${h.capturedLength} bytes, more than the snap length ${info.snapLength}: the file is corrupt from here`;
-      parser.errored = true;
-    }
-  });
-  parser.on('packet', (p: ParsedPacket) => {
-    if (error !== null) return;
-    frame++;
-    const h = p.header;
-    consumed += RECORD_HEADER_LENGTH + h.capturedLength;
-    let originalLength = h.originalLength;
-    if (originalLength < h.capturedLength) {
-      sink.warning(frame, `original length ${originalLength} is less than the captured length ${h.capturedLength}`);
-      originalLength = h.capturedLength;
-    }
-    sink.packet({
-      frame,
-      tsSec: h.timestampSeconds,
-      tsNsec: h.timestampMicroseconds * tsScale,
-      capturedLength: h.capturedLength,
-      originalLength,
-      linkType,
-      data: p.data,
-    });
-  });
+    if (info.snapLength > 0) maxRecord = Math.max(info.snapLength, 65535);
+    if (major !== 2 || minor !== 4) sink.warning(null, `pcap version ${major}.${minor}, expected 2.4`);
+    sawHeader = true;
+  };
 
-  await withoutBufferDeprecation(async () => {
-    let first = true;
-    for await (const raw of chunks) {
-      let chunk = raw;
-      if (first && nanosecond && chunk.length >= 4) {
-        // pcap-parser knows only the microsecond magic; the layout is otherwise identical.
-        chunk = Buffer.from(chunk);
-        if (chunk[0] === 0xa1) chunk.writeUInt32BE(0xa1b2c3d4, 0);
-        else chunk.writeUInt32LE(0xa1b2c3d4, 0);
+  /** Hands on every whole record in b from pos; returns where the first incomplete one starts. */
+  const records = (b: Buffer, pos: number): number => {
+    const end = b.length;
+    while (end - pos >= RECORD_HEADER_LENGTH) {
+      const capturedLength = u32(b, pos + 8);
+      if (capturedLength > maxRecord) {
+        error = `record ${frame + 1} claims ${capturedLength} bytes, more than the snap length ${info.snapLength}: the file is corrupt from here`;
+        return pos;
       }
-      first = false;
-      bytesRead += chunk.length;
-      if (error !== null) continue; // drain the source without buffering it
-      feed.emit('data', chunk);
-      const wait = sink.drain?.();
-      if (wait) await wait;
+      const dataStart = pos + RECORD_HEADER_LENGTH;
+      if (end - dataStart < capturedLength) break;
+      frame++;
+      let originalLength = u32(b, pos + 12);
+      if (originalLength < capturedLength) {
+        sink.warning(frame, `original length ${originalLength} is less than the captured length ${capturedLength}`);
+        originalLength = capturedLength;
+      }
+      const p: Packet = {
+        frame,
+        tsSec: u32(b, pos),
+        tsNsec: u32(b, pos + 4) * tsScale,
+        capturedLength,
+        originalLength,
+        linkType,
+        // A plain view: cheaper to make than the Buffer that subarray() would give.
+        data: new Uint8Array(b.buffer, b.byteOffset + dataStart, capturedLength),
+      };
+      sink.packet(p);
+      pos = dataStart + capturedLength;
     }
-    feed.emit('end');
-  });
+    return pos;
+  };
+
+  /** Bytes the unit at the start of `carry` needs to be whole (never less than it holds). */
+  const needed = (c: Buffer): number => {
+    if (!sawHeader) return GLOBAL_HEADER_LENGTH;
+    if (c.length < RECORD_HEADER_LENGTH) return RECORD_HEADER_LENGTH;
+    const capturedLength = u32(c, 8);
+    // An impossible length counts as whole: records() reports it.
+    return capturedLength > maxRecord ? c.length : RECORD_HEADER_LENGTH + capturedLength;
+  };
+
+  for await (const chunk of chunks) {
+    bytesRead += chunk.length;
+    if (error !== null) continue; // drain the source without buffering it
+    let pos = 0;
+    // A record cut by the chunk boundary is completed from the head of this chunk: only its
+    // own bytes are copied, never the chunk.
+    while (carry !== null && pos < chunk.length) {
+      const take = Math.min(needed(carry) - carry.length, chunk.length - pos);
+      carry = Buffer.concat([carry, chunk.subarray(pos, pos + take)]);
+      pos += take;
+      if (carry.length < needed(carry)) continue;
+      if (!sawHeader) fileHeader(carry);
+      else records(carry, 0);
+      carry = null;
+    }
+    if (carry === null && error === null) {
+      pos = records(chunk, pos);
+      if (error === null && pos < chunk.length) carry = Buffer.from(chunk.subarray(pos));
+    }
+    const wait = sink.drain?.();
+    if (wait) await wait;
+  }
 
   if (error === null) {
-    if (bytesRead < GLOBAL_HEADER_LENGTH) error = `file is too short for a pcap header (${bytesRead} bytes)`;
-    else if (consumed < bytesRead) {
-      const rest = bytesRead - consumed;
+    if (!sawHeader) error = `file is too short for a pcap header (${bytesRead} bytes)`;
+    else if (carry !== null && carry.length > 0) {
+      const rest = carry.length;
       error = `file is cut off: ${rest} byte${rest === 1 ? '' : 's'} of an incomplete record after frame ${frame}`;
     }
   }
   return { info, packets: frame, bytesRead, error };
-}
-
-/**
- * pcap-parser grows its buffer with `new Buffer()`, which makes Node print DEP0005 when a
- * record spans two chunks. stderr belongs to sockstat's own messages, so that one warning
- * (and only it) is dropped while pcap-parser runs.
- */
-async function withoutBufferDeprecation<T>(fn: () => Promise<T>): Promise<T> {
-  const original = process.emitWarning;
-  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
-    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
-    if (code === 'DEP0005') return;
-    return (original as (...a: unknown[]) => void).call(process, warning, ...rest);
-  } as typeof process.emitWarning;
-  try {
-    return await fn();
-  } finally {
-    process.emitWarning = original;
-  }
 }
