@@ -71,8 +71,11 @@ class Group {
   answerAck = -1;
   /** Creation order among updates, 1-based (0 for set-up, tear-down and late). */
   index = 0;
+  /** Set when the update is handed over, so a kept group no longer holds its connection's state. */
+  connId = 0;
+  protocol = 'tcp';
   readonly slot: Slot = new Slot(this);
-  constructor(readonly conn: ConnState | null) {}
+  constructor(public conn: ConnState | null) {}
   add(p: SegmentInfo, pureAck: boolean): void {
     addPacket(this.figures, p.frameBytes, p.tcpBytes, p.appBytes);
     this.linkNet += p.linkNetBytes;
@@ -96,7 +99,8 @@ interface Shape {
   appBytes: number;
   n: number;
   lastIndex: number;
-  last: Update | null;
+  /** The latest update of this shape, once the shape is seen twice (see handOver). */
+  last: Group | null;
 }
 
 interface Range {
@@ -114,18 +118,22 @@ const MAX_LATENCY_SAMPLES = 100_000;
 
 function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
+  const s = Float64Array.from(xs).sort(); // a typed array sorts numerically, natively
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : round((s[m - 1] + s[m]) / 2);
 }
 
 class ConnState {
   ranges: [Range[], Range[]] = [[], []];
-  /** Packets waiting for the message that holds their key byte, as parallel arrays (no wrapper objects). */
-  pendingP: SegmentInfo[] = [];
+  /**
+   * Packets waiting for the message that holds their key byte, as parallel arrays (no wrapper
+   * objects) of which the first pendingN entries are live (no array resizing per message).
+   */
+  pendingP: Array<SegmentInfo | null> = [];
   pendingDir: Dir[] = [];
   pendingOffset: number[] = [];
   pendingViaAck: boolean[] = [];
+  pendingN = 0;
   unanswered: Group[] = [];
   latest: Group | null = null;
   /** Updates of this connection not yet handed over (late ACKs may still join them). */
@@ -165,7 +173,7 @@ export class UpdateTracker {
   private readonly kept: Update[] = [];
   /** Update shapes by Frame Bytes, then by the other four figures (no string keys per update). */
   private readonly shapes = new Map<number, Shape[]>();
-  private lastUpdate: Update | null = null;
+  private lastGroup: Group | null = null;
   private count = 0;
   private readonly latencies: [number[], number[]] = [[], []];
   readonly setup: Group;
@@ -310,7 +318,7 @@ export class UpdateTracker {
 
   private settleConnection(s: ConnState): void {
     const fallback = (s.latest ?? this.setup).slot;
-    for (let i = 0; i < s.pendingP.length; i++) fallback.add(s.pendingP[i], s.pendingViaAck[i]);
+    for (let i = 0; i < s.pendingN; i++) fallback.add(s.pendingP[i]!, s.pendingViaAck[i]);
     this.clearPending(s);
     for (const pre of s.preludes) pre.settle(s.latest ?? this.setup);
     s.preludes = [];
@@ -323,6 +331,9 @@ export class UpdateTracker {
     // Packets that still point at this update (a retransmission, a very late ACK) go to the
     // 'late' group from now on: ranges no longer keep the whole update alive.
     g.slot.target = this.late;
+    g.connId = g.conn?.conn.id ?? 0;
+    g.protocol = g.conn?.protocol ?? 'tcp';
+    g.conn = null;
     const f = g.figures;
     if (f.totalPackets === 0) return;
     const fr = g.frames;
@@ -333,8 +344,8 @@ export class UpdateTracker {
       }
     }
     this.count++;
-    const toFirstByte = g.requestEnd >= 0 && g.answerStart >= g.requestEnd ? round(g.answerStart - g.requestEnd) : null;
-    const toAck = g.answerEnd >= 0 && g.answerAck >= g.answerEnd ? round(g.answerAck - g.answerEnd) : null;
+    const toFirstByte = requestToFirstByte(g);
+    const toAck = lastByteToAck(g);
     if (toFirstByte !== null && this.latencies[0].length < MAX_LATENCY_SAMPLES) this.latencies[0].push(toFirstByte);
     if (toAck !== null && this.latencies[1].length < MAX_LATENCY_SAMPLES) this.latencies[1].push(toAck);
     let bucket = this.shapes.get(f.frameBytes);
@@ -342,61 +353,40 @@ export class UpdateTracker {
     let e: Shape | undefined;
     for (const b of bucket) if (b.totalPackets === f.totalPackets && b.appPackets === f.appPackets && b.tcpBytes === f.tcpBytes && b.appBytes === f.appBytes) e = b;
     // A shape seen once can only be the steady state if every shape is seen once, and then
-    // the answer is the last update: singletons need not hold on to an update. The
-    // representatives are filled in place, never replaced: an object referenced from a
-    // long-lived table outlives the young generation and dies in the old one, and with
-    // hundreds of thousands of updates that garbage would be most of the process's memory.
+    // the answer is the last update: singletons need not hold on to an update. The others
+    // keep their latest group (one per shape), made into an Update only for the one chosen.
     if (!e) bucket.push({ totalPackets: f.totalPackets, appPackets: f.appPackets, tcpBytes: f.tcpBytes, appBytes: f.appBytes, n: 1, lastIndex: g.index, last: null });
     else {
       e.n++;
       if (g.index >= e.lastIndex || e.last === null) {
         e.lastIndex = Math.max(e.lastIndex, g.index);
-        e.last = this.fill(e.last, g, toFirstByte, toAck);
+        e.last = g;
       }
     }
-    if (!this.lastUpdate || g.index > this.lastUpdate.index) this.lastUpdate = this.fill(this.lastUpdate, g, toFirstByte, toAck);
+    if (!this.lastGroup || g.index > this.lastGroup.index) this.lastGroup = g;
     if (this.keepUpdates || this.onUpdate) {
-      const u = this.fill(null, g, toFirstByte, toAck);
+      const u = this.toUpdate(g);
       if (this.keepUpdates) this.kept.push(u);
       this.onUpdate?.(u);
     }
   }
 
-  /** Writes a group's figures into an update, reusing `into` (its objects and arrays) when given. */
-  private fill(into: Update | null, g: Group, toFirstByte: number | null, toAck: number | null): Update {
-    const p = g.conn?.protocol;
+  /** The figures of a handed-over group, as reported. */
+  private toUpdate(g: Group): Update {
+    const p = g.protocol;
     const push = p === 'tcp' || p === 'sse' || p === 'websocket';
     const payload = Math.min(g.useful, g.figures.appBytes);
-    if (!into) {
-      return {
-        index: g.index,
-        connection: g.conn?.conn.id ?? 0,
-        messages: g.kinds.slice(),
-        frames: g.frames.slice(),
-        figures: { ...g.figures },
-        serverOnly: push ? { ...g.serverOnly } : null,
-        overhead: { linkNet: g.linkNet, tcpHeaders: g.figures.tcpBytes, framing: g.figures.appBytes - payload, payload },
-        latency: { requestToFirstByte: toFirstByte, lastByteToAck: toAck },
-        time: round(g.firstTime),
-      };
-    }
-    into.index = g.index;
-    into.connection = g.conn?.conn.id ?? 0;
-    into.time = round(g.firstTime);
-    copyArray(g.kinds, into.messages);
-    copyArray(g.frames, into.frames);
-    copyFigures(g.figures, into.figures);
-    if (!push) into.serverOnly = null;
-    else if (into.serverOnly) copyFigures(g.serverOnly, into.serverOnly);
-    else into.serverOnly = { ...g.serverOnly };
-    const o = into.overhead;
-    o.linkNet = g.linkNet;
-    o.tcpHeaders = g.figures.tcpBytes;
-    o.framing = g.figures.appBytes - payload;
-    o.payload = payload;
-    into.latency.requestToFirstByte = toFirstByte;
-    into.latency.lastByteToAck = toAck;
-    return into;
+    return {
+      index: g.index,
+      connection: g.connId,
+      messages: g.kinds.slice(),
+      frames: g.frames.slice(),
+      figures: { ...g.figures },
+      serverOnly: push ? { ...g.serverOnly } : null,
+      overhead: { linkNet: g.linkNet, tcpHeaders: g.figures.tcpBytes, framing: g.figures.appBytes - payload, payload },
+      latency: { requestToFirstByte: requestToFirstByte(g), lastByteToAck: lastByteToAck(g) },
+      time: round(g.firstTime),
+    };
   }
 
   private register(s: ConnState, dir: Dir, start: number, end: number, slot: Slot): void {
@@ -405,13 +395,13 @@ export class UpdateTracker {
     if (end > s.rangeEnd[dir]) s.rangeEnd[dir] = end;
     // Keep the handshake's range and the most recent ones; trim in batches, not per message.
     if (ranges.length > 2 * MAX_RANGES) ranges.splice(1, ranges.length - MAX_RANGES);
-    const n = s.pendingP.length;
+    const n = s.pendingN;
     if (n === 0) return;
     // Resolve what this range holds, compacting the rest in place.
     let w = 0;
     for (let i = 0; i < n; i++) {
       const off = s.pendingOffset[i];
-      if (s.pendingDir[i] === dir && off >= start && off < end) slot.add(s.pendingP[i], s.pendingViaAck[i]);
+      if (s.pendingDir[i] === dir && off >= start && off < end) slot.add(s.pendingP[i]!, s.pendingViaAck[i]);
       else {
         if (w !== i) {
           s.pendingP[w] = s.pendingP[i];
@@ -422,11 +412,17 @@ export class UpdateTracker {
         w++;
       }
     }
-    if (w !== n) s.pendingP.length = s.pendingDir.length = s.pendingOffset.length = s.pendingViaAck.length = w;
+    this.truncatePending(s, w);
+  }
+
+  /** Keeps the first n pending packets; the slots after them let go of theirs. */
+  private truncatePending(s: ConnState, n: number): void {
+    for (let i = n; i < s.pendingN; i++) s.pendingP[i] = null;
+    s.pendingN = n;
   }
 
   private clearPending(s: ConnState): void {
-    s.pendingP.length = s.pendingDir.length = s.pendingOffset.length = s.pendingViaAck.length = 0;
+    this.truncatePending(s, 0);
   }
 
   private place(s: ConnState, p: SegmentInfo, dir: Dir, offset: number, viaAck: boolean): void {
@@ -439,16 +435,19 @@ export class UpdateTracker {
         return;
       }
     }
-    s.pendingP.push(p);
-    s.pendingDir.push(dir);
-    s.pendingOffset.push(offset);
-    s.pendingViaAck.push(viaAck);
-    if (s.pendingP.length > MAX_PENDING) {
+    const n = s.pendingN++;
+    s.pendingP[n] = p;
+    s.pendingDir[n] = dir;
+    s.pendingOffset[n] = offset;
+    s.pendingViaAck[n] = viaAck;
+    if (s.pendingN > MAX_PENDING) {
       // A packet whose message never comes (bytes no dissector claimed) goes with what is under way.
-      const old = s.pendingP.shift()!;
-      s.pendingDir.shift();
-      s.pendingOffset.shift();
-      (s.latest ?? this.setup).slot.add(old, s.pendingViaAck.shift()!);
+      (s.latest ?? this.setup).slot.add(s.pendingP[0]!, s.pendingViaAck[0]);
+      s.pendingP.copyWithin(0, 1, s.pendingN);
+      s.pendingDir.copyWithin(0, 1, s.pendingN);
+      s.pendingOffset.copyWithin(0, 1, s.pendingN);
+      s.pendingViaAck.copyWithin(0, 1, s.pendingN);
+      this.truncatePending(s, s.pendingN - 1);
     }
   }
 
@@ -477,7 +476,8 @@ export class UpdateTracker {
     let best: Shape | null = null;
     for (const bucket of this.shapes.values()) for (const e of bucket) if (!best || e.n > best.n || (e.n === best.n && e.lastIndex > best.lastIndex)) best = e;
     if (!best) return null;
-    return best.last ?? this.lastUpdate;
+    const g = best.last ?? this.lastGroup;
+    return g ? this.toUpdate(g) : null;
   }
 
   /** Packets of the set-up and tear-down, outside every update. */
@@ -486,17 +486,12 @@ export class UpdateTracker {
   }
 }
 
-function copyArray<T>(from: T[], to: T[]): void {
-  to.length = from.length;
-  for (let i = 0; i < from.length; i++) to[i] = from[i];
+function requestToFirstByte(g: Group): number | null {
+  return g.requestEnd >= 0 && g.answerStart >= g.requestEnd ? round(g.answerStart - g.requestEnd) : null;
 }
 
-function copyFigures(from: Figures, to: Figures): void {
-  to.totalPackets = from.totalPackets;
-  to.appPackets = from.appPackets;
-  to.frameBytes = from.frameBytes;
-  to.tcpBytes = from.tcpBytes;
-  to.appBytes = from.appBytes;
+function lastByteToAck(g: Group): number | null {
+  return g.answerEnd >= 0 && g.answerAck >= g.answerEnd ? round(g.answerAck - g.answerEnd) : null;
 }
 
 function round(t: number): number {
