@@ -49,7 +49,8 @@ class TcpConnection {
   lastTime = 0;
   constructor(
     readonly info: Connection,
-    readonly clientKey: string,
+    /** Whether the client is the endpoint that sorts first in the connection's key. */
+    readonly clientIsLow: boolean,
     public consumer: StreamConsumer,
   ) {}
 }
@@ -81,16 +82,17 @@ export class Reassembler {
 
   segment(p: TcpPacket, frame: number, time: number, frameBytes: number): void {
     const { ip, tcp } = p;
-    const srcKey = endpointKey(p.data, ip.srcOffset, ip.addrLength, tcp.srcPort);
-    const dstKey = endpointKey(p.data, ip.dstOffset, ip.addrLength, tcp.dstPort);
-    const key = srcKey < dstKey ? srcKey + dstKey : dstKey + srcKey;
+    const srcLow = endpointLess(p.data, ip.srcOffset, tcp.srcPort, ip.dstOffset, tcp.dstPort, ip.addrLength);
+    const key = srcLow
+      ? connectionKey(p.data, ip.srcOffset, tcp.srcPort, ip.dstOffset, tcp.dstPort, ip.addrLength)
+      : connectionKey(p.data, ip.dstOffset, tcp.dstPort, ip.srcOffset, tcp.srcPort, ip.addrLength);
     const flags = tcp.flags;
     const syn = (flags & TCP_SYN) !== 0;
     const hasAck = (flags & TCP_ACK) !== 0;
 
     let c = this.conns.get(key);
     if (c && syn && !hasAck) {
-      const h = c.halves[srcKey === c.clientKey ? 0 : 1];
+      const h = c.halves[srcLow === c.clientIsLow ? 0 : 1];
       if (c.closed || (h.synSeen && h.base !== ((tcp.seq + 1) >>> 0))) {
         if (!c.closed) {
           this.observer.warning(frame, `port reused: a new SYN on ${c.info.client} -> ${c.info.server} before the old connection closed`);
@@ -122,13 +124,13 @@ export class Reassembler {
         rolesGuessed: guessed,
       };
       if (guessed) this.observer.warning(frame, `capture starts inside connection ${info.client} -> ${info.server}: no handshake, client and server guessed from the ports`);
-      c = new TcpConnection(info, clientIsSrc ? srcKey : dstKey, ENDED);
+      c = new TcpConnection(info, clientIsSrc === srcLow, ENDED);
       c.consumer = this.observer.connection(info);
       this.conns.set(key, c);
     }
     c.lastTime = time;
 
-    const dir: Dir = srcKey === c.clientKey ? 0 : 1;
+    const dir: Dir = srcLow === c.clientIsLow ? 0 : 1;
     const h = c.halves[dir];
     const other = c.halves[dir ^ 1];
     if (syn) {
@@ -295,15 +297,24 @@ export class Reassembler {
   }
 }
 
+/** Whether endpoint a (address at b[ao], port ap) sorts strictly before endpoint z. */
+function endpointLess(b: Uint8Array, ao: number, ap: number, zo: number, zp: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (b[ao + i] !== b[zo + i]) return b[ao + i] < b[zo + i];
+  return ap < zp;
+}
+
 /**
- * An address and port as a short string of 16-bit code units: the per-packet connection
- * lookup builds two of these instead of formatting addresses.
+ * Both endpoints, low one first, as one short string of 16-bit code units: the per-packet
+ * connection lookup builds this one string instead of formatting addresses.
  */
-function endpointKey(b: Uint8Array, o: number, len: number, port: number): string {
-  if (len === 4) return String.fromCharCode((b[o] << 8) | b[o + 1], (b[o + 2] << 8) | b[o + 3], port);
+function connectionKey(b: Uint8Array, ao: number, ap: number, zo: number, zp: number, len: number): string {
+  if (len === 4) return String.fromCharCode(u16(b, ao), u16(b, ao + 2), ap, u16(b, zo), u16(b, zo + 2), zp);
   return String.fromCharCode(
-    (b[o] << 8) | b[o + 1], (b[o + 2] << 8) | b[o + 3], (b[o + 4] << 8) | b[o + 5], (b[o + 6] << 8) | b[o + 7],
-    (b[o + 8] << 8) | b[o + 9], (b[o + 10] << 8) | b[o + 11], (b[o + 12] << 8) | b[o + 13], (b[o + 14] << 8) | b[o + 15],
-    port,
+    u16(b, ao), u16(b, ao + 2), u16(b, ao + 4), u16(b, ao + 6), u16(b, ao + 8), u16(b, ao + 10), u16(b, ao + 12), u16(b, ao + 14), ap,
+    u16(b, zo), u16(b, zo + 2), u16(b, zo + 4), u16(b, zo + 6), u16(b, zo + 8), u16(b, zo + 10), u16(b, zo + 12), u16(b, zo + 14), zp,
   );
+}
+
+function u16(b: Uint8Array, o: number): number {
+  return (b[o] << 8) | b[o + 1];
 }
