@@ -1,7 +1,7 @@
 import type { Message, Role } from '../dissect/types.js';
 import { TCP_FIN, TCP_RST, TCP_SYN } from '../decode/tcp.js';
 import type { Connection, Dir, SegmentInfo } from '../reassembly/types.js';
-import { addPacket, emptyFigures, type Figures } from './figures.js';
+import type { Figures } from './figures.js';
 
 /** Where the bytes of a group of packets go. The four parts add up to Frame Bytes. */
 export interface Overhead {
@@ -38,28 +38,43 @@ export interface Update {
 
 /**
  * A group of packets whose owner may be decided later (a prelude waits for the next update).
- * A slot may point at a group whose own slot points further (a page load's update counts as
- * set-up; a reported update's late packets go to the late group): add() follows the chain.
+ * A slot may point at a group that points further (a page load's update counts as set-up; a
+ * reported update's late packets go to the late group): add() follows the chain.
  */
 class Slot {
-  held: SegmentInfo[] = [];
+  held: SegmentInfo[] | null = null;
   constructor(public target: Group | null) {}
   add(p: SegmentInfo, viaAckOf: boolean): void {
-    if (this.target === null) this.held.push(p);
-    else if (this.target.slot === this) this.target.add(p, viaAckOf);
-    else this.target.slot.add(p, viaAckOf);
+    const t = this.target;
+    if (t === null) (this.held ??= []).push(p);
+    else if ((t as Slot) === this) t.take(p, viaAckOf);
+    else t.add(p, viaAckOf);
   }
   settle(target: Group): void {
     this.target = target;
-    for (const p of this.held) target.slot.add(p, p.appBytes === 0);
-    this.held = [];
+    if (this.held === null) return;
+    for (const p of this.held) target.add(p, p.appBytes === 0);
+    this.held = null;
   }
 }
 
-/** An update, or the set-up / tear-down packets of the capture. */
-class Group {
-  figures = emptyFigures();
-  serverOnly = emptyFigures();
+/**
+ * An update, or the set-up / tear-down packets of the capture; its own slot. The figures are
+ * plain fields, not objects: a capture has hundreds of thousands of groups, and each object
+ * less per group is that much less for the garbage collector to move.
+ */
+class Group extends Slot {
+  totalPackets = 0;
+  appPackets = 0;
+  frameBytes = 0;
+  tcpBytes = 0;
+  appBytes = 0;
+  /** Server-to-client figures: the server's data segments and the client's ACKs of them. */
+  sTotalPackets = 0;
+  sAppPackets = 0;
+  sFrameBytes = 0;
+  sTcpBytes = 0;
+  sAppBytes = 0;
   linkNet = 0;
   useful = 0;
   frames: number[] = [];
@@ -74,21 +89,41 @@ class Group {
   /** Set when the update is handed over, so a kept group no longer holds its connection's state. */
   connId = 0;
   protocol = 'tcp';
-  readonly slot: Slot = new Slot(this);
-  constructor(public conn: ConnState | null) {}
-  add(p: SegmentInfo, pureAck: boolean): void {
-    addPacket(this.figures, p.frameBytes, p.tcpBytes, p.appBytes);
+  constructor(public conn: ConnState | null) {
+    super(null);
+    this.target = this;
+  }
+  take(p: SegmentInfo, pureAck: boolean): void {
+    const app = p.appBytes;
+    this.totalPackets++;
+    if (app > 0) this.appPackets++;
+    this.frameBytes += p.frameBytes;
+    this.tcpBytes += p.tcpBytes;
+    this.appBytes += app;
     this.linkNet += p.linkNetBytes;
     this.frames.push(p.frame);
     if (p.time < this.firstTime) this.firstTime = p.time;
-    if (p.dir === 1 && p.appBytes > 0) {
-      addPacket(this.serverOnly, p.frameBytes, p.tcpBytes, p.appBytes);
+    if (p.dir === 1 && app > 0) {
+      this.addServer(p);
       if (this.answerStart < 0 || p.time < this.answerStart) this.answerStart = p.time;
       if (p.time > this.answerEnd) this.answerEnd = p.time;
-    } else if (p.dir === 0 && pureAck && p.appBytes === 0) {
-      addPacket(this.serverOnly, p.frameBytes, p.tcpBytes, p.appBytes);
+    } else if (p.dir === 0 && pureAck && app === 0) {
+      this.addServer(p);
       if (p.time > this.answerAck) this.answerAck = p.time;
-    } else if (p.dir === 0 && p.appBytes > 0 && p.time > this.requestEnd) this.requestEnd = p.time;
+    } else if (p.dir === 0 && app > 0 && p.time > this.requestEnd) this.requestEnd = p.time;
+  }
+  private addServer(p: SegmentInfo): void {
+    this.sTotalPackets++;
+    if (p.appBytes > 0) this.sAppPackets++;
+    this.sFrameBytes += p.frameBytes;
+    this.sTcpBytes += p.tcpBytes;
+    this.sAppBytes += p.appBytes;
+  }
+  get figures(): Figures {
+    return { totalPackets: this.totalPackets, appPackets: this.appPackets, frameBytes: this.frameBytes, tcpBytes: this.tcpBytes, appBytes: this.appBytes };
+  }
+  get serverOnly(): Figures {
+    return { totalPackets: this.sTotalPackets, appPackets: this.sAppPackets, frameBytes: this.sFrameBytes, tcpBytes: this.sTcpBytes, appBytes: this.sAppBytes };
   }
 }
 
@@ -213,7 +248,7 @@ export class UpdateTracker {
   segment(p: SegmentInfo): void {
     const s = this.state(p.conn);
     if (p.flags & (TCP_FIN | TCP_RST)) {
-      if (p.flags & TCP_FIN) this.register(s, p.dir, p.offset + p.appBytes, p.offset + p.appBytes + 1, this.teardown.slot);
+      if (p.flags & TCP_FIN) this.register(s, p.dir, p.offset + p.appBytes, p.offset + p.appBytes + 1, this.teardown);
       if (p.appBytes === 0) {
         this.teardown.add(p, false);
         return;
@@ -234,7 +269,7 @@ export class UpdateTracker {
       return;
     }
     // A duplicate ACK or window update acknowledges nothing new: it goes with what is under way.
-    (s.latest ?? this.setup).slot.add(p, false);
+    (s.latest ?? this.setup).add(p, false);
   }
 
   message(conn: Connection, m: Message): void {
@@ -248,7 +283,7 @@ export class UpdateTracker {
         g.kinds.push(m.kind);
         g.useful += m.wire.useful;
         s.unanswered.push(g);
-        slot = g.slot;
+        slot = g;
         break;
       }
       case 'answer':
@@ -258,7 +293,7 @@ export class UpdateTracker {
         g.useful += m.wire.useful;
         for (const pre of s.preludes) pre.settle(g);
         s.preludes = [];
-        slot = g.slot;
+        slot = g;
         break;
       }
       case 'prelude':
@@ -266,13 +301,13 @@ export class UpdateTracker {
         s.preludes.push(slot);
         break;
       case 'setup':
-        slot = this.setup.slot;
+        slot = this.setup;
         break;
       case 'control':
-        slot = (s.latest ?? this.setup).slot;
+        slot = s.latest ?? this.setup;
         break;
       case 'close':
-        slot = this.teardown.slot;
+        slot = this.teardown;
         break;
     }
     if (!s.sawMessage) {
@@ -287,7 +322,7 @@ export class UpdateTracker {
     const isSetup = httpRequest && !this.pageLoadSeen && this.created === 0;
     if (httpRequest) this.pageLoadSeen = true;
     const g = new Group(s);
-    if (isSetup) g.slot.target = this.setup;
+    if (isSetup) g.target = this.setup;
     else {
       g.index = ++this.created;
       s.open.push(g);
@@ -317,7 +352,7 @@ export class UpdateTracker {
   }
 
   private settleConnection(s: ConnState): void {
-    const fallback = (s.latest ?? this.setup).slot;
+    const fallback = s.latest ?? this.setup;
     for (let i = 0; i < s.pendingN; i++) fallback.add(s.pendingP[i]!, s.pendingViaAck[i]);
     this.clearPending(s);
     for (const pre of s.preludes) pre.settle(s.latest ?? this.setup);
@@ -330,11 +365,11 @@ export class UpdateTracker {
   private handOver(g: Group): void {
     // Packets that still point at this update (a retransmission, a very late ACK) go to the
     // 'late' group from now on: ranges no longer keep the whole update alive.
-    g.slot.target = this.late;
+    g.target = this.late;
     g.connId = g.conn?.conn.id ?? 0;
     g.protocol = g.conn?.protocol ?? 'tcp';
     g.conn = null;
-    const f = g.figures;
+    const f = g;
     if (f.totalPackets === 0) return;
     const fr = g.frames;
     for (let i = 1; i < fr.length; i++) {
@@ -375,15 +410,15 @@ export class UpdateTracker {
   private toUpdate(g: Group): Update {
     const p = g.protocol;
     const push = p === 'tcp' || p === 'sse' || p === 'websocket';
-    const payload = Math.min(g.useful, g.figures.appBytes);
+    const payload = Math.min(g.useful, g.appBytes);
     return {
       index: g.index,
       connection: g.connId,
       messages: g.kinds.slice(),
       frames: g.frames.slice(),
-      figures: { ...g.figures },
-      serverOnly: push ? { ...g.serverOnly } : null,
-      overhead: { linkNet: g.linkNet, tcpHeaders: g.figures.tcpBytes, framing: g.figures.appBytes - payload, payload },
+      figures: g.figures,
+      serverOnly: push ? g.serverOnly : null,
+      overhead: { linkNet: g.linkNet, tcpHeaders: g.tcpBytes, framing: g.appBytes - payload, payload },
       latency: { requestToFirstByte: requestToFirstByte(g), lastByteToAck: lastByteToAck(g) },
       time: round(g.firstTime),
     };
@@ -442,7 +477,7 @@ export class UpdateTracker {
     s.pendingViaAck[n] = viaAck;
     if (s.pendingN > MAX_PENDING) {
       // A packet whose message never comes (bytes no dissector claimed) goes with what is under way.
-      (s.latest ?? this.setup).slot.add(s.pendingP[0]!, s.pendingViaAck[0]);
+      (s.latest ?? this.setup).add(s.pendingP[0]!, s.pendingViaAck[0]);
       s.pendingP.copyWithin(0, 1, s.pendingN);
       s.pendingDir.copyWithin(0, 1, s.pendingN);
       s.pendingOffset.copyWithin(0, 1, s.pendingN);
