@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { readCapture, readStream } from './capture/open.js';
 import { CaptureError, linkTypeName, type CaptureInfo, type CaptureResult, type Packet } from './capture/types.js';
-import { decodePacket } from './decode/packet.js';
+import { PacketDecoder } from './decode/packet.js';
 import { ConnectionDissector, type MessageSink } from './dissect/connection.js';
 import { DISSECTORS, FALLBACK } from './dissect/registry.js';
 import { DEFAULT_DISSECT_OPTIONS, type DissectOptions, type Message } from './dissect/types.js';
@@ -125,6 +125,7 @@ class Analysis implements MessageSink {
   private readonly protocols: Record<string, number> = {};
   private connectionCount = 0;
   private readonly tracker: UpdateTracker;
+  private readonly decoder = new PacketDecoder();
   private readonly reassembler: Reassembler;
   private readonly dissectOptions: DissectOptions;
   private t0Sec = -1;
@@ -186,7 +187,7 @@ class Analysis implements MessageSink {
     // Rounded to the nanosecond so sums of seconds and fractions print without float noise.
     const time = Math.round((p.tsSec - this.t0Sec) * 1e9 + (p.tsNsec - this.t0Nsec)) / 1e9;
     if (time > this.lastTime) this.lastTime = time;
-    const d = decodePacket(p);
+    const d = this.decoder.decode(p);
     if (d.kind === 'other') {
       addPacket(this.overall, p.originalLength, 0, 0);
       this.linkNetBytes += p.originalLength;

@@ -138,14 +138,51 @@ interface Shape {
   last: Group | null;
 }
 
-interface Range {
-  start: number;
-  end: number;
-  slot: Slot;
-}
-
 /** Recent message ranges kept per direction, for retransmissions and ACKs of recent bytes. */
 const MAX_RANGES = 16;
+
+/**
+ * The stream ranges of one direction's recent messages and the slots their packets go to, as
+ * parallel arrays (no object per message). The first range, the handshake's, is always kept.
+ */
+class Ranges {
+  start: number[] = [];
+  end: number[] = [];
+  slot: Slot[] = [];
+  /** Largest end registered: offsets past it need no search. */
+  maxEnd = 0;
+
+  push(start: number, end: number, slot: Slot): void {
+    this.start.push(start);
+    this.end.push(end);
+    this.slot.push(slot);
+    if (end > this.maxEnd) this.maxEnd = end;
+    // Trimmed in batches, not per message.
+    if (this.start.length > 2 * MAX_RANGES) this.keep(MAX_RANGES - 1, true);
+  }
+
+  /** Keeps the last n ranges, and the first (the handshake's) when asked. */
+  keep(n: number, first: boolean): void {
+    const drop = this.start.length - n - (first ? 1 : 0);
+    if (drop <= 0) return;
+    const at = first ? 1 : 0;
+    this.start.splice(at, drop);
+    this.end.splice(at, drop);
+    this.slot.splice(at, drop);
+  }
+
+  /** The slot of the latest range holding offset, or null. */
+  find(offset: number): Slot | null {
+    if (offset >= this.maxEnd) return null;
+    for (let i = this.start.length - 1; i >= 0; i--) if (offset >= this.start[i] && offset < this.end[i]) return this.slot[i];
+    return null;
+  }
+
+  /** Points the ranges of `from` at `to`, so they do not keep `from` alive. */
+  retarget(from: Slot, to: Slot): void {
+    for (let i = 0; i < this.slot.length; i++) if (this.slot[i] === from) this.slot[i] = to;
+  }
+}
 /** Packets waiting for their message, per connection, before the oldest is given up. */
 const MAX_PENDING = 10000;
 /** Latencies kept for the medians: enough for a stable figure, bounded for huge captures. */
@@ -159,7 +196,7 @@ function median(xs: number[]): number | null {
 }
 
 class ConnState {
-  ranges: [Range[], Range[]] = [[], []];
+  ranges: [Ranges, Ranges] = [new Ranges(), new Ranges()];
   /**
    * Packets waiting for the message that holds their key byte, as parallel arrays (no wrapper
    * objects) of which the first pendingN entries are live (no array resizing per message).
@@ -177,14 +214,12 @@ class ConnState {
   handshake: Slot;
   sawMessage = false;
   highestAck: [number, number] = [0, 0];
-  /** Largest end of a registered range per direction: offsets past it need no search. */
-  rangeEnd: [number, number] = [0, 0];
   protocol = 'tcp';
   constructor(readonly conn: Connection) {
     this.handshake = new Slot(null);
     // The SYN's sequence number sits at offset -1: ACKs of it belong to the handshake.
-    this.ranges[0].push({ start: -1, end: 0, slot: this.handshake });
-    this.ranges[1].push({ start: -1, end: 0, slot: this.handshake });
+    this.ranges[0].push(-1, 0, this.handshake);
+    this.ranges[1].push(-1, 0, this.handshake);
   }
 }
 
@@ -339,7 +374,8 @@ export class UpdateTracker {
     if (!s) return;
     this.settleConnection(s);
     // Only the ACK of a FIN and stray retransmissions can follow: keep the last few ranges.
-    s.ranges = [s.ranges[0].slice(-4), s.ranges[1].slice(-4)];
+    s.ranges[0].keep(4, false);
+    s.ranges[1].keep(4, false);
     s.unanswered = [];
   }
 
@@ -366,9 +402,14 @@ export class UpdateTracker {
     // Packets that still point at this update (a retransmission, a very late ACK) go to the
     // 'late' group from now on: ranges no longer keep the whole update alive.
     g.target = this.late;
-    g.connId = g.conn?.conn.id ?? 0;
-    g.protocol = g.conn?.protocol ?? 'tcp';
-    g.conn = null;
+    const s = g.conn;
+    if (s) {
+      s.ranges[0].retarget(g, this.late);
+      s.ranges[1].retarget(g, this.late);
+      g.connId = s.conn.id;
+      g.protocol = s.protocol;
+      g.conn = null;
+    }
     const f = g;
     if (f.totalPackets === 0) return;
     const fr = g.frames;
@@ -425,11 +466,7 @@ export class UpdateTracker {
   }
 
   private register(s: ConnState, dir: Dir, start: number, end: number, slot: Slot): void {
-    const ranges = s.ranges[dir];
-    ranges.push({ start, end, slot });
-    if (end > s.rangeEnd[dir]) s.rangeEnd[dir] = end;
-    // Keep the handshake's range and the most recent ones; trim in batches, not per message.
-    if (ranges.length > 2 * MAX_RANGES) ranges.splice(1, ranges.length - MAX_RANGES);
+    s.ranges[dir].push(start, end, slot);
     const n = s.pendingN;
     if (n === 0) return;
     // Resolve what this range holds, compacting the rest in place.
@@ -461,14 +498,11 @@ export class UpdateTracker {
   }
 
   private place(s: ConnState, p: SegmentInfo, dir: Dir, offset: number, viaAck: boolean): void {
-    const ranges = s.ranges[dir];
     // Usually the message these bytes belong to is not complete yet: nothing to search.
-    if (offset < s.rangeEnd[dir]) for (let i = ranges.length - 1; i >= 0; i--) {
-      const r = ranges[i];
-      if (offset >= r.start && offset < r.end) {
-        r.slot.add(p, viaAck);
-        return;
-      }
+    const slot = s.ranges[dir].find(offset);
+    if (slot !== null) {
+      slot.add(p, viaAck);
+      return;
     }
     const n = s.pendingN++;
     s.pendingP[n] = p;

@@ -52,6 +52,9 @@ export async function readPcap(
     sawHeader = true;
   };
 
+  /** One record object, refilled for each record: the sink may not keep it (see Packet). */
+  const p: Packet = { frame: 0, tsSec: 0, tsNsec: 0, capturedLength: 0, originalLength: 0, linkType: 0, data: new Uint8Array(0) };
+
   /** Hands on every whole record in b from pos; returns where the first incomplete one starts. */
   const records = (b: Buffer, pos: number): number => {
     const end = b.length;
@@ -69,16 +72,14 @@ export async function readPcap(
         sink.warning(frame, `original length ${originalLength} is less than the captured length ${capturedLength}`);
         originalLength = capturedLength;
       }
-      const p: Packet = {
-        frame,
-        tsSec: u32(b, pos),
-        tsNsec: u32(b, pos + 4) * tsScale,
-        capturedLength,
-        originalLength,
-        linkType,
-        // A plain view: cheaper to make than the Buffer that subarray() would give.
-        data: new Uint8Array(b.buffer, b.byteOffset + dataStart, capturedLength),
-      };
+      p.frame = frame;
+      p.tsSec = u32(b, pos);
+      p.tsNsec = u32(b, pos + 4) * tsScale;
+      p.capturedLength = capturedLength;
+      p.originalLength = originalLength;
+      p.linkType = linkType;
+      // A plain view: cheaper to make than the Buffer that subarray() would give.
+      p.data = new Uint8Array(b.buffer, b.byteOffset + dataStart, capturedLength);
       sink.packet(p);
       pos = dataStart + capturedLength;
     }

@@ -1,4 +1,7 @@
-/** One captured record, as the readers hand it on. */
+/**
+ * One captured record, as the readers hand it on. Readers may refill the same object for
+ * every record: a sink that keeps anything copies it during the call.
+ */
 export interface Packet {
   /** 1-based, as Wireshark and tshark number frames. */
   frame: number;

@@ -26,12 +26,16 @@ export interface IpLayer {
 
 export type IpResult = IpLayer | { error: string };
 
+export function emptyIpLayer(): IpLayer {
+  return { version: 4, headerLength: 0, protocol: 0, srcOffset: 0, dstOffset: 0, addrLength: 4, payloadLength: 0, truncated: false, fragment: false };
+}
+
 /**
  * IPv4 (RFC 791). The total length decides the payload, so Ethernet padding of short frames
  * is never taken for upper-layer bytes. A total length of 0 is what a capture on the sending
  * host shows for TCP segmentation offload: then the captured bytes are all there is.
  */
-export function decodeIpv4(b: Uint8Array, o = 0): IpResult {
+export function decodeIpv4(b: Uint8Array, o = 0, into: IpLayer = emptyIpLayer()): IpResult {
   const avail = b.length - o;
   if (avail < 20) return { error: `IPv4 header cut short (${avail} of 20 bytes)` };
   if (b[o] >> 4 !== 4) return { error: `IPv4 header has version ${b[o] >> 4}` };
@@ -42,17 +46,16 @@ export function decodeIpv4(b: Uint8Array, o = 0): IpResult {
   if (totalLength === 0) totalLength = avail;
   if (totalLength < headerLength) return { error: `IPv4 total length ${totalLength} is less than its header length ${headerLength}` };
   const flagsFrag = (b[o + 6] << 8) | b[o + 7];
-  return {
-    version: 4,
-    headerLength,
-    protocol: b[o + 9],
-    srcOffset: o + 12,
-    dstOffset: o + 16,
-    addrLength: 4,
-    payloadLength: totalLength - headerLength,
-    truncated: avail < totalLength,
-    fragment: (flagsFrag & 0x2000) !== 0 || (flagsFrag & 0x1fff) !== 0,
-  };
+  into.version = 4;
+  into.headerLength = headerLength;
+  into.protocol = b[o + 9];
+  into.srcOffset = o + 12;
+  into.dstOffset = o + 16;
+  into.addrLength = 4;
+  into.payloadLength = totalLength - headerLength;
+  into.truncated = avail < totalLength;
+  into.fragment = (flagsFrag & 0x2000) !== 0 || (flagsFrag & 0x1fff) !== 0;
+  return into;
 }
 
 const EXT_HOP_BY_HOP = 0;
@@ -63,7 +66,7 @@ const EXT_DEST_OPTS = 60;
 const EXT_MOBILITY = 135;
 
 /** IPv6 (RFC 8200), walking the extension header chain to the upper layer. */
-export function decodeIpv6(b: Uint8Array, base = 0): IpResult {
+export function decodeIpv6(b: Uint8Array, base = 0, into: IpLayer = emptyIpLayer()): IpResult {
   const avail = b.length - base;
   if (avail < 40) return { error: `IPv6 header cut short (${avail} of 40 bytes)` };
   if (b[base] >> 4 !== 6) return { error: `IPv6 header has version ${b[base] >> 4}` };
@@ -95,17 +98,16 @@ export function decodeIpv6(b: Uint8Array, base = 0): IpResult {
   }
   // ESP (50) and No Next Header (59) end the chain: nothing above IP can be read.
   if (avail < o) return { error: 'IPv6 extension headers cut short' };
-  return {
-    version: 6,
-    headerLength: o,
-    protocol: next,
-    srcOffset: base + 8,
-    dstOffset: base + 24,
-    addrLength: 16,
-    payloadLength: payloadLength - (o - 40),
-    truncated: avail < 40 + payloadLength,
-    fragment,
-  };
+  into.version = 6;
+  into.headerLength = o;
+  into.protocol = next;
+  into.srcOffset = base + 8;
+  into.dstOffset = base + 24;
+  into.addrLength = 16;
+  into.payloadLength = payloadLength - (o - 40);
+  into.truncated = avail < 40 + payloadLength;
+  into.fragment = fragment;
+  return into;
 }
 
 /** The source or destination address of a decoded header, as a view (for display). */

@@ -21,23 +21,26 @@ export interface TcpHeader {
 
 export type TcpResult = TcpHeader | { error: string };
 
+export function emptyTcpHeader(): TcpHeader {
+  return { srcPort: 0, dstPort: 0, seq: 0, ack: 0, headerLength: 0, flags: 0, window: 0, optionsOffset: 0 };
+}
+
 /** Decodes the header at b[o]; `end` bounds the segment (the IP payload may end before the frame). */
-export function decodeTcp(b: Uint8Array, o = 0, end = b.length): TcpResult {
+export function decodeTcp(b: Uint8Array, o = 0, end = b.length, into: TcpHeader = emptyTcpHeader()): TcpResult {
   const avail = end - o;
   if (avail < 20) return { error: `TCP header cut short (${avail} of 20 bytes)` };
   const headerLength = (b[o + 12] >> 4) * 4;
   if (headerLength < 20) return { error: `TCP data offset ${headerLength / 4} is less than 5` };
   if (avail < headerLength) return { error: `TCP options cut short (${avail} of ${headerLength} bytes)` };
-  return {
-    srcPort: (b[o] << 8) | b[o + 1],
-    dstPort: (b[o + 2] << 8) | b[o + 3],
-    seq: ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0,
-    ack: ((b[o + 8] << 24) | (b[o + 9] << 16) | (b[o + 10] << 8) | b[o + 11]) >>> 0,
-    headerLength,
-    flags: b[o + 13] | ((b[o + 12] & 1) << 8),
-    window: (b[o + 14] << 8) | b[o + 15],
-    optionsOffset: o + 20,
-  };
+  into.srcPort = (b[o] << 8) | b[o + 1];
+  into.dstPort = (b[o + 2] << 8) | b[o + 3];
+  into.seq = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
+  into.ack = ((b[o + 8] << 24) | (b[o + 9] << 16) | (b[o + 10] << 8) | b[o + 11]) >>> 0;
+  into.headerLength = headerLength;
+  into.flags = b[o + 13] | ((b[o + 12] & 1) << 8);
+  into.window = (b[o + 14] << 8) | b[o + 15];
+  into.optionsOffset = o + 20;
+  return into;
 }
 
 export interface TcpOptions {
