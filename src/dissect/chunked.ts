@@ -19,6 +19,12 @@ const enum State {
   BROKEN,
 }
 
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
+}
+
 /** A chunk-size line longer than this is not one. */
 const MAX_LINE = 4096;
 
@@ -65,6 +71,24 @@ export class ChunkedDecoder {
       switch (this.state) {
         case State.SIZE_LINE:
         case State.TRAILER: {
+          if (this.state === State.SIZE_LINE && this.line.length === 0) {
+            // The usual size line, hex digits then CRLF, read in place; anything else
+            // (extensions, a line split across chunks, junk) takes the general path below.
+            let j = i;
+            let size = 0;
+            while (j < b.length && j - i < 13 && hexValue(b[j]) >= 0) size = size * 16 + hexValue(b[j++]);
+            if (j > i && j + 1 < b.length && b[j] === 0x0d && b[j + 1] === 0x0a) {
+              this.framing += j + 2 - i;
+              i = j + 2;
+              this.chunkSize = size;
+              if (size === 0) this.state = State.TRAILER;
+              else {
+                this.remaining = size;
+                this.state = State.DATA;
+              }
+              continue;
+            }
+          }
           const c = b[i++];
           this.framing++;
           if (c !== 0x0a) {

@@ -126,8 +126,12 @@ class WebSocketDissector implements Dissector {
       if (s.state === State.DEAD) return;
       if (s.state === State.HEADER) {
         if (s.hdrLen === 0) s.frameStart = c.offset + i;
-        while (i < b.length && s.hdrLen < this.headerLength(s)) s.hdr[s.hdrLen++] = b[i++];
-        if (s.hdrLen < this.headerLength(s)) return;
+        let need = this.headerLength(s);
+        while (i < b.length && s.hdrLen < need) {
+          s.hdr[s.hdrLen++] = b[i++];
+          if (s.hdrLen === 2) need = this.headerLength(s);
+        }
+        if (s.hdrLen < need) return;
         if (!this.headerDone(dir, s, c.frame)) return;
         if (s.remaining === 0) this.frameDone(dir, s, c.offset + i);
         continue;
@@ -205,7 +209,11 @@ class WebSocketDissector implements Dissector {
       o = 10;
     } else s.payloadLength = len7;
     if (s.masked) {
-      s.maskKey = h.slice(o, o + 4);
+      const k = s.maskKey;
+      k[0] = h[o];
+      k[1] = h[o + 1];
+      k[2] = h[o + 2];
+      k[3] = h[o + 3];
     }
     s.remaining = s.payloadLength;
     s.lostBytes = 0;
