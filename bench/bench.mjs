@@ -47,8 +47,22 @@ const median = (xs) => {
 };
 
 function measure(label, cmd, argv) {
-  const results = Array.from({ length: runs }, () => once(cmd, argv));
-  return { label, seconds: median(results.map((r) => r.seconds)), rss: Math.max(...results.map((r) => r.rss)) };
+  return measureTogether([[label, cmd, argv]])[0];
+}
+
+/**
+ * Runs the commands in turns (one run of each per round) rather than one after the other:
+ * on a shared machine the speed drifts over a minute, and the ratios are only fair when
+ * every command sees the same drift.
+ */
+function measureTogether(specs) {
+  const results = specs.map(() => []);
+  for (let round = 0; round < runs; round++) specs.forEach(([, cmd, argv], i) => results[i].push(once(cmd, argv)));
+  return specs.map(([label], i) => ({
+    label,
+    seconds: median(results[i].map((r) => r.seconds)),
+    rss: Math.max(...results[i].map((r) => r.rss)),
+  }));
 }
 
 const node = (script, ...rest) => ['-r', join(root, 'bench/maxrss.cjs'), join(root, script), ...rest];
@@ -57,12 +71,12 @@ const mb = statSync(file).size / 1e6;
 const packets = Number(spawnSync(process.execPath, [join(root, 'bench/bare.mjs'), file], { encoding: 'utf8' }).stdout.split(' ')[0]);
 
 console.log(`machine: ${cpus().length} x ${cpus()[0].model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-console.log(`capture: ${file} (${mb.toFixed(1)} MB, ${packets} packets); median of ${runs} runs\n`);
-const rows = [
-  measure('pcap-parser iteration (bare)', process.execPath, node('bench/bare.mjs', file)),
-  measure('sockstat --stats json', process.execPath, node('bin/sockstat', '--stats', 'json', file)),
-  measure('sockstat --payloads > /dev/null', process.execPath, node('bin/sockstat', '--payloads', file)),
-];
+console.log(`capture: ${file} (${mb.toFixed(1)} MB, ${packets} packets); median of ${runs} runs, taken in turns\n`);
+const rows = measureTogether([
+  ['pcap-parser iteration (bare)', process.execPath, node('bench/bare.mjs', file)],
+  ['sockstat --stats json', process.execPath, node('bin/sockstat', '--stats', 'json', file)],
+  ['sockstat --payloads > /dev/null', process.execPath, node('bin/sockstat', '--payloads', file)],
+]);
 if (spawnSync('tshark', ['-v']).status === 0) {
   rows.push(measure('tshark -q -z io,stat,0', 'tshark', ['-r', file, '-q', '-z', 'io,stat,0']));
 }

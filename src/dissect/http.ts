@@ -212,21 +212,32 @@ class HttpDissector implements Dissector {
       s.msgStart = offset + i;
       s.msgTime = c.time;
     }
-    // Scan for the blank line that ends the head, carrying the line-end state across chunks.
+    // Scan for the blank line that ends the head (LF, then LF or CR LF), carrying the line-end
+    // state across chunks; from line to line with the native indexOf, not byte by byte.
     let j = i;
     let found = false;
     let eol = s.eol;
-    for (; j < b.length; j++) {
-      const ch = b[j];
-      if (ch === 0x0a) {
-        if (eol !== 0) {
-          found = true;
-          j++;
+    while (j < b.length) {
+      if (eol === 0) {
+        const lf = b.indexOf(0x0a, j);
+        if (lf < 0) {
+          j = b.length;
           break;
         }
+        j = lf + 1;
         eol = 1;
-      } else if (ch === 0x0d && eol === 1) eol = 2;
-      else eol = 0;
+        continue;
+      }
+      const ch = b[j];
+      if (ch === 0x0a) {
+        found = true;
+        j++;
+        break;
+      }
+      if (ch === 0x0d && eol === 1) {
+        eol = 2;
+        j++;
+      } else eol = 0;
     }
     s.eol = eol;
     const part = b.subarray(i, j);
@@ -273,10 +284,16 @@ class HttpDissector implements Dissector {
 
   private parseHead(bytes: Uint8Array): Head {
     const text = ascii(bytes);
-    const lines = text.split(/\r?\n/);
+    // A string split and a trailing CR trimmed: a regex split is many times slower.
+    const lines = text.split('\n');
+    for (let k = 0; k < lines.length; k++) {
+      const l = lines[k];
+      if (l.length > 0 && l.charCodeAt(l.length - 1) === 0x0d) lines[k] = l.slice(0, -1);
+    }
     while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     const headers: HeaderList = [];
-    for (const line of lines.slice(1)) {
+    for (let k = 1; k < lines.length; k++) {
+      const line = lines[k];
       if ((line.startsWith(' ') || line.startsWith('\t')) && headers.length > 0) {
         headers[headers.length - 1][1] += ' ' + line.trim(); // obsolete line folding
         continue;
