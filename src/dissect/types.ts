@@ -22,6 +22,12 @@ export interface Wire {
   raw?: Uint8Array;
   /** Unmasked/decoded payload bytes for display, when kept. */
   payload?: Uint8Array;
+  /**
+   * Bytes that are not text, whose hex the message carries as its `hex` field: made by the
+   * report that writes the message out (messageHex), not by the dissector, since most
+   * outputs never show it (--payloads prints a frame's first bytes only).
+   */
+  hexOf?: Uint8Array;
 }
 
 export type HeaderList = Array<[string, string]>;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import type { Dir, StreamChunk } from '../reassembly/types.js';
-import { ByteKeeper, hex, textOf, textOrHex } from './bytes.js';
+import { ByteKeeper, hex, textOf } from './bytes.js';
 import { headerValue } from './headers.js';
 import type { DissectContext, Dissector, DissectorSpec, HeaderList, Role, WsFrame, WsMessage } from './types.js';
 
@@ -271,7 +271,11 @@ class WebSocketDissector implements Dissector {
       }
       if (ctx.options.keepBytes) {
         const shown = payload.subarray(0, ctx.options.maxKeptBytes);
-        Object.assign(f, s.opcode === OPCODE.TEXT && !f.rsv1 ? textOrHex(shown) : s.opcode === OPCODE.CLOSE ? {} : textOrHex(shown));
+        if (s.opcode !== OPCODE.CLOSE) {
+          const text = textOf(shown);
+          if (text !== null) f.text = text;
+          else f.wire.hexOf = shown;
+        }
         f.wire.payload = payload;
       }
     }
@@ -311,10 +315,15 @@ class WebSocketDissector implements Dissector {
     if (body && ctx.options.keepBytes) {
       // A message of one uncompressed frame says what that frame said: decode it once.
       const single = s.lastFrame && !s.msgCompressed && s.msgFragments === 1 ? s.lastFrame : null;
-      if (single && (single.text !== undefined || single.hex !== undefined)) {
+      if (single && (single.text !== undefined || single.wire.hexOf !== undefined)) {
         if (single.text !== undefined) m.text = single.text;
-        else m.hex = single.hex;
-      } else Object.assign(m, textOrHex(body.subarray(0, ctx.options.maxKeptBytes)));
+        else m.wire.hexOf = single.wire.hexOf;
+      } else {
+        const shown = body.subarray(0, ctx.options.maxKeptBytes);
+        const text = textOf(shown);
+        if (text !== null) m.text = text;
+        else m.wire.hexOf = shown;
+      }
       m.wire.payload = body;
     }
     ctx.emit(m);

@@ -1,12 +1,21 @@
 import type { CaptureReport } from '../analyze.js';
 import type { Update } from '../analysis/updates.js';
+import { hex } from '../dissect/bytes.js';
 import type { Message } from '../dissect/types.js';
 import { usefulPercent } from './stats.js';
 
 /** A message as the JSON output carries it: its fields, without the internal wire record. */
 export function messageJson(m: Message): Record<string, unknown> {
   const { wire, ...rest } = m;
-  return { ...rest, wireBytes: wire.end - wire.start };
+  const out: Record<string, unknown> = rest;
+  if (wire.hexOf) out.hex = hex(wire.hexOf);
+  out.wireBytes = wire.end - wire.start;
+  return out;
+}
+
+/** The hex a message carries for a payload that is not text (see Wire.hexOf). */
+export function messageHex(m: Message): string | undefined {
+  return m.wire.hexOf ? hex(m.wire.hexOf) : 'hex' in m ? m.hex : undefined;
 }
 
 

@@ -2,6 +2,7 @@ import type { ConnectionReport } from '../analyze.js';
 import { hex } from '../dissect/bytes.js';
 import type { Message } from '../dissect/types.js';
 import { closeCodeMeaning, OPCODE } from '../dissect/websocket.js';
+import { messageHex } from './json.js';
 import { captureName } from './stats.js';
 import { dots, safeLine, safeText } from './sanitize.js';
 
@@ -86,7 +87,7 @@ export function renderConnectionPayloads(c: ConnectionReport, state: PayloadStat
       case 'ws-message':
         // A one-frame uncompressed message was shown whole on its frame's line.
         if (lastMessageFrames > 1 || m.compressed) {
-          const body = m.text !== undefined ? safeLine(m.text) : m.hex !== undefined ? m.hex : '';
+          const body = m.text !== undefined ? safeLine(m.text) : messageHex(m) ?? '';
           out.push(`   => ${m.from} message (${OPCODE_NAMES[m.opcode] ?? m.opcode}${m.compressed ? ', inflated' : ''}, ${m.length} bytes): ${body}`);
         }
         lastMessageFrames = 0;
