@@ -21,9 +21,22 @@ export function textOrHex(b: Uint8Array): { text: string } | { hex: string } {
   return t !== null ? { text: t } : { hex: hex(b) };
 }
 
+const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function hex(b: Uint8Array, sep = ''): string {
-  const h = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-  return sep ? h.replace(/(..)(?!$)/g, `$1${sep}`) : h;
+  if (!sep) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  // Separated hex is only ever made of short runs (a frame's first bytes, a dump row): a
+  // table lookup per byte beats a regex over the whole string.
+  let h = b.length > 0 ? HEX_PAIRS[b[0]] : '';
+  for (let i = 1; i < b.length; i++) h += sep + HEX_PAIRS[b[i]];
+  return h;
+}
+
+/** A copy of b in memory of its own; small copies come from Node's buffer pool, not a new ArrayBuffer each. */
+export function copyBytes(b: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(b.length);
+  out.set(b);
+  return out;
 }
 
 /** Bytes as ISO-8859-1 text: one character per byte, for header parsing. */
@@ -44,12 +57,19 @@ export class ByteKeeper {
     }
     const take = Math.min(b.length, this.cap - this.length);
     if (take < b.length) this.truncated = true;
-    this.parts.push(b.slice(0, take));
+    this.parts.push(copyBytes(take < b.length ? b.subarray(0, take) : b));
     this.length += take;
+  }
+
+  /** Like add, for bytes the caller made for the keeper and will not touch again: no copy. */
+  addOwned(b: Uint8Array): void {
+    if (this.length + b.length > this.cap) return this.add(b);
+    this.parts.push(b);
+    this.length += b.length;
   }
   bytes(): Uint8Array {
     if (this.parts.length === 1) return this.parts[0];
-    const out = new Uint8Array(this.length);
+    const out = Buffer.allocUnsafe(this.length);
     let o = 0;
     for (const p of this.parts) {
       out.set(p, o);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import type { Dir, StreamChunk } from '../reassembly/types.js';
-import { ByteKeeper, hex, textOf } from './bytes.js';
+import { ByteKeeper, copyBytes, hex, textOf } from './bytes.js';
 import { headerValue } from './headers.js';
 import type { DissectContext, Dissector, DissectorSpec, HeaderList, Role, WsFrame, WsMessage } from './types.js';
 
@@ -138,14 +138,14 @@ class WebSocketDissector implements Dissector {
       }
       const n = Math.min(s.remaining, b.length - i);
       if (s.payload) {
-        const part = b.slice(i, i + n);
+        const part = copyBytes(b.subarray(i, i + n));
         if (s.masked) {
           // The key index continues where the previous chunk left off.
           const k = s.maskKey;
           const base = s.payloadLength - s.remaining;
           for (let j = 0; j < part.length; j++) part[j] ^= k[(base + j) & 3];
         }
-        s.payload.add(part);
+        s.payload.addOwned(part);
       }
       s.remaining -= n;
       i += n;
@@ -288,7 +288,7 @@ class WebSocketDissector implements Dissector {
       s.msgUseful += s.payloadLength;
       s.msgFragments++;
       for (const fr of f.frames) if (s.msgFrames.length === 0 || s.msgFrames[s.msgFrames.length - 1] !== fr) if (!s.msgFrames.includes(fr)) s.msgFrames.push(fr);
-      if (s.msgParts && payload) s.msgParts.add(payload);
+      if (s.msgParts && payload) s.msgParts.addOwned(payload); // shared read-only with the frame
       if (s.fin) this.messageDone(dir, s, end);
     }
     s.state = State.HEADER;
