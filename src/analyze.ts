@@ -112,7 +112,7 @@ async function run(name: string, options: AnalyzeOptions, read: (a: Analysis) =>
   return a.finish(result.info, result.error);
 }
 
-class Analysis implements MessageSink {
+class Analysis {
   private readonly overall = emptyFigures();
   private linkNetBytes = 0;
   private readonly other: Record<string, number> = {};
@@ -150,7 +150,13 @@ class Analysis implements MessageSink {
         self.connectionCount++;
         // Streamed connections (onMessages) are written as they end: the report keeps only a few.
         if ((options.collectMessages && !options.onMessages) || self.listed.length < MAX_LISTED_CONNECTIONS) self.listed.push(report);
-        return new ConnectionDissector(conn, DISSECTORS, FALLBACK, self, self.dissectOptions);
+        // A sink per connection that knows its report: no lookup by id per message.
+        const sink: MessageSink = {
+          message: (c, m) => self.message(report, c, m),
+          warning: (frame, message) => self.warning(frame, message),
+          protocol: (c, p) => self.protocol(report, c, p),
+        };
+        return new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions);
       },
       closed(conn: Connection) {
         self.tracker.closed(conn);
@@ -221,9 +227,8 @@ class Analysis implements MessageSink {
     if (this.warnings.length < this.maxWarnings) this.warnings.push({ frame, message });
   }
 
-  message(conn: Connection, m: Message): void {
+  private message(c: ConnectionReport, conn: Connection, m: Message): void {
     this.tracker.message(conn, m);
-    const c = this.conns.get(conn.id)!;
     c.messageCount++;
     if (this.options.collectMessages) {
       c.messages.push(m);
@@ -232,10 +237,9 @@ class Analysis implements MessageSink {
     this.options.onMessage?.(c, m);
   }
 
-  protocol(conn: Connection, protocol: string): void {
-    const c = this.conns.get(conn.id);
+  private protocol(c: ConnectionReport, conn: Connection, protocol: string): void {
     // http may become sse or websocket, never the reverse.
-    if (c && (c.protocol === 'tcp' || protocol !== 'http')) c.protocol = protocol;
+    if (c.protocol === 'tcp' || protocol !== 'http') c.protocol = protocol;
     this.tracker.setProtocol(conn, protocol);
   }
 

@@ -239,6 +239,7 @@ class ConnState {
  */
 export class UpdateTracker {
   private conns = new Map<number, ConnState>();
+  private lastState: ConnState | null = null;
   private created = 0;
   private readonly kept: Update[] = [];
   /** Update shapes by Frame Bytes, then by the other four figures (no string keys per update). */
@@ -267,11 +268,14 @@ export class UpdateTracker {
   }
 
   private state(conn: Connection): ConnState {
+    // A packet's segment and the messages it completes come in a row: remember the last one.
+    if (this.lastState?.conn === conn) return this.lastState;
     let s = this.conns.get(conn.id);
     if (!s) {
       s = new ConnState(conn);
       this.conns.set(conn.id, s);
     }
+    this.lastState = s;
     return s;
   }
 
@@ -385,6 +389,7 @@ export class UpdateTracker {
     if (!s) return;
     this.settleConnection(s);
     this.conns.delete(conn.id);
+    if (this.lastState === s) this.lastState = null;
   }
 
   private settleConnection(s: ConnState): void {

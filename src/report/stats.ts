@@ -1,8 +1,11 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
 import type { CaptureReport } from '../analyze.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
 import type { Overhead } from '../analysis/updates.js';
 import { safeLine } from './sanitize.js';
+
+const require = createRequire(import.meta.url);
 
 export type StatsFormat = 'table' | 'markdown' | 'csv' | 'json';
 export const STATS_FORMATS: StatsFormat[] = ['table', 'markdown', 'csv', 'json'];
@@ -79,6 +82,8 @@ export function markdownTable(columns: string[], rows: Array<Array<string | numb
 
 export function terminalTable(columns: string[], rows: Array<Array<string | number>>): string {
   // No colours: output must be the same on a terminal, in a pipe and in golden files.
+  // Loaded on first use: the other outputs need no table library, and it costs 10 ms to load.
+  const Table = require('cli-table3') as typeof TableType;
   const t = new Table({ head: columns, style: { head: [], border: [] } });
   for (const r of rows) t.push(r.map(cell));
   return t.toString();
