@@ -135,16 +135,20 @@ class Group extends Slot {
 class ShapeTable {
   private static readonly ROW = 8; // frameBytes, totalPackets, appPackets, tcpBytes, appBytes, n, lastIndex, used
   private rows = new Float64Array(ShapeTable.ROW * 1024);
-  /** The latest group of each shape seen at least twice (see UpdateTracker.handOver). */
-  private last: Array<Group | null> = new Array(1024).fill(null);
+  /**
+   * The latest update of each shape seen at least twice, filled in place by the caller: a
+   * reference to the group itself would keep it from dying young, and with hundreds of
+   * thousands of updates that garbage, dying in the old generation, grew the heap by half.
+   */
+  private last: Array<Update | null> = new Array(1024).fill(null);
   private used = 0;
 
   private get capacity(): number {
     return this.rows.length / ShapeTable.ROW;
   }
 
-  /** Counts an update of group g's shape. */
-  count(g: Group): void {
+  /** Counts an update of group g's shape; fill writes g into the shape's kept update. */
+  count(g: Group, fill: (into: Update | null, g: Group) => Update): void {
     if (2 * (this.used + 1) > this.capacity) this.grow();
     const R = ShapeTable.ROW;
     const rows = this.rows;
@@ -170,7 +174,7 @@ class ShapeTable {
         rows[o + 5]++;
         if (g.index >= rows[o + 6] || this.last[i] === null) {
           if (g.index > rows[o + 6]) rows[o + 6] = g.index;
-          this.last[i] = g;
+          this.last[i] = fill(this.last[i], g);
         }
         return;
       }
@@ -179,7 +183,7 @@ class ShapeTable {
   }
 
   /** The most frequent shape's latest group; among equally frequent shapes, the one whose latest update came last. */
-  steady(): { group: Group | null } | null {
+  steady(): { update: Update | null } | null {
     const R = ShapeTable.ROW;
     let best = -1;
     for (let i = 0; i < this.capacity; i++) {
@@ -192,7 +196,7 @@ class ShapeTable {
         if (n > bn || (n === bn && this.rows[o + 6] > this.rows[best * R + 6])) best = i;
       }
     }
-    return best < 0 ? null : { group: this.last[best] };
+    return best < 0 ? null : { update: this.last[best] };
   }
 
   private grow(): void {
@@ -514,7 +518,7 @@ export class UpdateTracker {
     if (toFirstByte !== null && this.latencies[0].length < MAX_LATENCY_SAMPLES) this.latencies[0].push(toFirstByte);
     if (toAck !== null && this.latencies[1].length < MAX_LATENCY_SAMPLES) this.latencies[1].push(toAck);
     // The others keep their latest group (one per shape), made into an Update only for the one chosen.
-    this.shapes.count(g);
+    this.shapes.count(g, this.fillUpdate);
     if (!this.lastGroup || g.index > this.lastGroup.index) this.lastGroup = g;
     if (this.keepUpdates || this.onUpdate) {
       const u = this.toUpdate(g);
@@ -522,6 +526,41 @@ export class UpdateTracker {
       this.onUpdate?.(u);
     }
   }
+
+  /** Writes a handed-over group into `into` in place (its arrays and objects reused), or into a new Update. */
+  private readonly fillUpdate = (into: Update | null, g: Group): Update => {
+    if (!into) return this.toUpdate(g);
+    const push = g.protocol === 'tcp' || g.protocol === 'sse' || g.protocol === 'websocket';
+    const payload = Math.min(g.useful, g.appBytes);
+    into.index = g.index;
+    into.connection = g.connId;
+    into.time = round(g.firstTime);
+    copyArray(g.kinds, into.messages);
+    copyArray(g.frames, into.frames);
+    const f = into.figures;
+    f.totalPackets = g.totalPackets;
+    f.appPackets = g.appPackets;
+    f.frameBytes = g.frameBytes;
+    f.tcpBytes = g.tcpBytes;
+    f.appBytes = g.appBytes;
+    if (!push) into.serverOnly = null;
+    else {
+      const so = (into.serverOnly ??= { totalPackets: 0, appPackets: 0, frameBytes: 0, tcpBytes: 0, appBytes: 0 });
+      so.totalPackets = g.sTotalPackets;
+      so.appPackets = g.sAppPackets;
+      so.frameBytes = g.sFrameBytes;
+      so.tcpBytes = g.sTcpBytes;
+      so.appBytes = g.sAppBytes;
+    }
+    const o = into.overhead;
+    o.linkNet = g.linkNet;
+    o.tcpHeaders = g.tcpBytes;
+    o.framing = g.appBytes - payload;
+    o.payload = payload;
+    into.latency.requestToFirstByte = requestToFirstByte(g);
+    into.latency.lastByteToAck = lastByteToAck(g);
+    return into;
+  };
 
   /** The figures of a handed-over group, as reported. */
   private toUpdate(g: Group): Update {
@@ -620,14 +659,20 @@ export class UpdateTracker {
   steadyState(): Update | null {
     const best = this.shapes.steady();
     if (!best) return null;
-    const g = best.group ?? this.lastGroup;
-    return g ? this.toUpdate(g) : null;
+    if (best.update) return best.update;
+    return this.lastGroup ? this.toUpdate(this.lastGroup) : null;
   }
 
   /** Packets of the set-up and tear-down, outside every update. */
   setupFigures(): { setup: Figures; teardown: Figures; late: Figures } {
     return { setup: this.setup.figures, teardown: this.teardown.figures, late: this.late.figures };
   }
+}
+
+/** Copies into an array kept for long, resizing it only when the length differs. */
+function copyArray<T>(from: T[], to: T[]): void {
+  if (to.length !== from.length) to.length = from.length;
+  for (let i = 0; i < from.length; i++) to[i] = from[i];
 }
 
 function requestToFirstByte(g: Group): number | null {

@@ -5,7 +5,7 @@ import { readPcap } from './pcap.js';
 import { readPcapng } from './pcapng.js';
 import { CaptureError, type CaptureResult, type CaptureSink } from './types.js';
 
-const READ_CHUNK = 1024 * 1024;
+const READ_CHUNK = 256 * 1024;
 
 /**
  * Reads a capture from a file path (or `-` for standard input), choosing the reader by the
