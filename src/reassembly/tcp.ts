@@ -14,7 +14,7 @@ export const DEFAULT_LIMITS: ReassemblyLimits = { maxPendingBytes: 4 * 1024 * 10
 /** Ports a server listens on; used only when the handshake was not captured. */
 const SERVER_PORTS = new Set([80, 443, 8000, 8008, 8080, 8443, 8888, 3000, 5000, 9000]);
 /** Closed connections kept (so late ACKs and retransmitted FINs do not open new ones) before sweeping. */
-const MAX_CLOSED = 4096;
+const MAX_CLOSED = 1024;
 
 interface Pending {
   offset: number;
