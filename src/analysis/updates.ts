@@ -230,46 +230,76 @@ function hashShape(a: number, b: number, c: number, d: number, e: number): numbe
 /** Recent message ranges kept per direction, for retransmissions and ACKs of recent bytes. */
 const MAX_RANGES = 16;
 
+/** Entries a Ranges holds at most: trimmed back to MAX_RANGES when the next would pass 2 x MAX_RANGES. */
+const RING = 2 * MAX_RANGES + 1;
+
 /**
- * The stream ranges of one direction's recent messages and the slots their packets go to, as
- * parallel arrays (no object per message). The first range, the handshake's, is always kept.
+ * The stream ranges of one direction's recent messages and the slots their packets go to, in
+ * a fixed ring: pushing and trimming allocate nothing. (Arrays trimmed by splice got new
+ * backing stores, young memory held by long-lived connection state: most of what the
+ * analysis promoted to the old generation.) Trimming keeps the oldest range (the handshake's)
+ * and the most recent ones.
  */
 class Ranges {
-  start: number[] = [];
-  end: number[] = [];
-  slot: Slot[] = [];
+  private readonly starts = new Float64Array(RING);
+  private readonly ends = new Float64Array(RING);
+  private readonly slots: Array<Slot | null> = new Array<Slot | null>(RING).fill(null);
+  /** Ring position of the oldest range. */
+  private head = 0;
+  private count = 0;
   /** Largest end registered: offsets past it need no search. */
   maxEnd = 0;
 
-  push(start: number, end: number, slot: Slot): void {
-    this.start.push(start);
-    this.end.push(end);
-    this.slot.push(slot);
-    if (end > this.maxEnd) this.maxEnd = end;
-    // Trimmed in batches, not per message.
-    if (this.start.length > 2 * MAX_RANGES) this.keep(MAX_RANGES - 1, true);
+  /** Ring position of the k-th oldest range. */
+  private at(k: number): number {
+    const i = this.head + k;
+    return i >= RING ? i - RING : i;
   }
 
-  /** Keeps the last n ranges, and the first (the handshake's) when asked. */
+  push(start: number, end: number, slot: Slot): void {
+    const i = this.at(this.count);
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.slots[i] = slot;
+    this.count++;
+    if (end > this.maxEnd) this.maxEnd = end;
+    // Trimmed in batches, not per message.
+    if (this.count > 2 * MAX_RANGES) this.keep(MAX_RANGES - 1, true);
+  }
+
+  /** Keeps the last n ranges, and the oldest one (the handshake's) when asked. */
   keep(n: number, first: boolean): void {
-    const drop = this.start.length - n - (first ? 1 : 0);
+    const drop = this.count - n - (first ? 1 : 0);
     if (drop <= 0) return;
-    const at = first ? 1 : 0;
-    this.start.splice(at, drop);
-    this.end.splice(at, drop);
-    this.slot.splice(at, drop);
+    if (first) {
+      // The oldest moves to the place of the last one dropped, just before the n kept.
+      const from = this.head;
+      const to = this.at(drop);
+      this.starts[to] = this.starts[from];
+      this.ends[to] = this.ends[from];
+      this.slots[to] = this.slots[from];
+    }
+    for (let k = 0; k < drop; k++) this.slots[this.at(k)] = null;
+    this.head = this.at(drop);
+    this.count -= drop;
   }
 
   /** The slot of the latest range holding offset, or null. */
   find(offset: number): Slot | null {
     if (offset >= this.maxEnd) return null;
-    for (let i = this.start.length - 1; i >= 0; i--) if (offset >= this.start[i] && offset < this.end[i]) return this.slot[i];
+    for (let k = this.count - 1; k >= 0; k--) {
+      const i = this.at(k);
+      if (offset >= this.starts[i] && offset < this.ends[i]) return this.slots[i];
+    }
     return null;
   }
 
   /** Points the ranges of `from` at `to`, so they do not keep `from` alive. */
   retarget(from: Slot, to: Slot): void {
-    for (let i = 0; i < this.slot.length; i++) if (this.slot[i] === from) this.slot[i] = to;
+    for (let k = 0; k < this.count; k++) {
+      const i = this.at(k);
+      if (this.slots[i] === from) this.slots[i] = to;
+    }
   }
 }
 /** Packets waiting for their message, per connection, before the oldest is given up. */
@@ -277,9 +307,9 @@ const MAX_PENDING = 10000;
 /** Latencies kept for the medians: enough for a stable figure, bounded for huge captures. */
 const MAX_LATENCY_SAMPLES = 100_000;
 
-function median(xs: number[]): number | null {
+function median(xs: Float64Array): number | null {
   if (xs.length === 0) return null;
-  const s = Float64Array.from(xs).sort(); // a typed array sorts numerically, natively
+  const s = xs.slice().sort(); // a typed array sorts numerically, natively
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : round((s[m - 1] + s[m]) / 2);
 }
@@ -334,7 +364,13 @@ export class UpdateTracker {
   private readonly shapes = new ShapeTable();
   private lastGroup: Group | null = null;
   private count = 0;
-  private readonly latencies: [number[], number[]] = [[], []];
+  /**
+   * Latency samples, in arrays allocated once: growing ordinary arrays by push made a new
+   * backing store at each step, young memory held by the long-lived tracker, a third of all
+   * the analysis promoted to the old generation.
+   */
+  private readonly latencies = [new Float64Array(MAX_LATENCY_SAMPLES), new Float64Array(MAX_LATENCY_SAMPLES)];
+  private readonly latencyCount = [0, 0];
   readonly setup: Group;
   readonly teardown: Group;
   /** Packets that arrived for an update after it was reported. */
@@ -419,7 +455,7 @@ export class UpdateTracker {
         g.kinds.push(m.kind);
         g.useful += m.wire.useful;
         for (const pre of s.preludes) pre.settle(g);
-        s.preludes = [];
+        if (s.preludes.length > 0) s.preludes = [];
         slot = g;
         break;
       }
@@ -515,8 +551,8 @@ export class UpdateTracker {
     this.count++;
     const toFirstByte = requestToFirstByte(g);
     const toAck = lastByteToAck(g);
-    if (toFirstByte !== null && this.latencies[0].length < MAX_LATENCY_SAMPLES) this.latencies[0].push(toFirstByte);
-    if (toAck !== null && this.latencies[1].length < MAX_LATENCY_SAMPLES) this.latencies[1].push(toAck);
+    if (toFirstByte !== null && this.latencyCount[0] < MAX_LATENCY_SAMPLES) this.latencies[0][this.latencyCount[0]++] = toFirstByte;
+    if (toAck !== null && this.latencyCount[1] < MAX_LATENCY_SAMPLES) this.latencies[1][this.latencyCount[1]++] = toAck;
     // The others keep their latest group (one per shape), made into an Update only for the one chosen.
     this.shapes.count(g, this.fillUpdate);
     if (!this.lastGroup || g.index > this.lastGroup.index) this.lastGroup = g;
@@ -644,7 +680,10 @@ export class UpdateTracker {
 
   /** Median latencies, over the first MAX_LATENCY_SAMPLES updates that have each. */
   medianLatency(): Latency {
-    return { requestToFirstByte: median(this.latencies[0]), lastByteToAck: median(this.latencies[1]) };
+    return {
+      requestToFirstByte: median(this.latencies[0].subarray(0, this.latencyCount[0])),
+      lastByteToAck: median(this.latencies[1].subarray(0, this.latencyCount[1])),
+    };
   }
 
   /** How many updates were found. */
