@@ -136,19 +136,24 @@ class ShapeTable {
   private static readonly ROW = 8; // frameBytes, totalPackets, appPackets, tcpBytes, appBytes, n, lastIndex, used
   private rows = new Float64Array(ShapeTable.ROW * 1024);
   /**
-   * The latest update of each shape seen at least twice, filled in place by the caller: a
-   * reference to the group itself would keep it from dying young, and with hundreds of
-   * thousands of updates that garbage, dying in the old generation, grew the heap by half.
+   * The latest update of each shape seen at least twice, copied in place: numbers into a row
+   * of `kept` (KEPT per shape), frames and message kinds into arrays reused per shape. A
+   * reference to the group itself would keep it from dying young (with hundreds of thousands
+   * of updates, that garbage dying in the old generation grew the heap by half), and numbers
+   * written to long-lived objects would be boxed anew each time.
    */
-  private last: Array<Update | null> = new Array(1024).fill(null);
+  private static readonly KEPT = 16;
+  private kept = new Float64Array(ShapeTable.KEPT * 1024);
+  private keptFrames: Array<number[] | null> = new Array(1024).fill(null);
+  private keptKinds: Array<string[] | null> = new Array(1024).fill(null);
   private used = 0;
 
   private get capacity(): number {
     return this.rows.length / ShapeTable.ROW;
   }
 
-  /** Counts an update of group g's shape; fill writes g into the shape's kept update. */
-  count(g: Group, fill: (into: Update | null, g: Group) => Update): void {
+  /** Counts an update of group g's shape. */
+  count(g: Group): void {
     if (2 * (this.used + 1) > this.capacity) this.grow();
     const R = ShapeTable.ROW;
     const rows = this.rows;
@@ -172,9 +177,9 @@ class ShapeTable {
       }
       if (rows[o] === g.frameBytes && rows[o + 1] === g.totalPackets && rows[o + 2] === g.appPackets && rows[o + 3] === g.tcpBytes && rows[o + 4] === g.appBytes) {
         rows[o + 5]++;
-        if (g.index >= rows[o + 6] || this.last[i] === null) {
+        if (g.index >= rows[o + 6] || this.kept[i * ShapeTable.KEPT] === 0) {
           if (g.index > rows[o + 6]) rows[o + 6] = g.index;
-          this.last[i] = fill(this.last[i], g);
+          this.keep(i, g);
         }
         return;
       }
@@ -184,6 +189,54 @@ class ShapeTable {
 
   /** The most frequent shape's latest group; among equally frequent shapes, the one whose latest update came last. */
   steady(): { update: Update | null } | null {
+    const best = this.best();
+    return best < 0 ? null : { update: this.kept[best * ShapeTable.KEPT] === 0 ? null : this.keptUpdate(best) };
+  }
+
+  private keep(i: number, g: Group): void {
+    const k = this.kept;
+    const o = i * ShapeTable.KEPT;
+    const p = g.protocol;
+    k[o] = 1;
+    k[o + 1] = g.index;
+    k[o + 2] = g.connId;
+    k[o + 3] = g.firstTime;
+    k[o + 4] = p === 'tcp' || p === 'sse' || p === 'websocket' ? 1 : 0;
+    k[o + 5] = g.linkNet;
+    k[o + 6] = g.useful;
+    k[o + 7] = requestToFirstByte(g) ?? NaN;
+    k[o + 8] = lastByteToAck(g) ?? NaN;
+    k[o + 9] = g.sTotalPackets;
+    k[o + 10] = g.sAppPackets;
+    k[o + 11] = g.sFrameBytes;
+    k[o + 12] = g.sTcpBytes;
+    k[o + 13] = g.sAppBytes;
+    this.keptFrames[i] = copyInto(this.keptFrames[i], g.frames);
+    this.keptKinds[i] = copyInto(this.keptKinds[i], g.kinds);
+  }
+
+  /** The kept update of shape row i, as reported. */
+  private keptUpdate(i: number): Update {
+    const k = this.kept;
+    const o = i * ShapeTable.KEPT;
+    const r = this.rows;
+    const ro = i * ShapeTable.ROW;
+    const figures: Figures = { totalPackets: r[ro + 1], appPackets: r[ro + 2], frameBytes: r[ro], tcpBytes: r[ro + 3], appBytes: r[ro + 4] };
+    const payload = Math.min(k[o + 6], figures.appBytes);
+    return {
+      index: k[o + 1],
+      connection: k[o + 2],
+      messages: this.keptKinds[i]!.slice(),
+      frames: this.keptFrames[i]!.slice(),
+      figures,
+      serverOnly: k[o + 4] ? { totalPackets: k[o + 9], appPackets: k[o + 10], frameBytes: k[o + 11], tcpBytes: k[o + 12], appBytes: k[o + 13] } : null,
+      overhead: { linkNet: k[o + 5], tcpHeaders: figures.tcpBytes, framing: figures.appBytes - payload, payload },
+      latency: { requestToFirstByte: Number.isNaN(k[o + 7]) ? null : k[o + 7], lastByteToAck: Number.isNaN(k[o + 8]) ? null : k[o + 8] },
+      time: round(k[o + 3]),
+    };
+  }
+
+  private best(): number {
     const R = ShapeTable.ROW;
     let best = -1;
     for (let i = 0; i < this.capacity; i++) {
@@ -196,16 +249,20 @@ class ShapeTable {
         if (n > bn || (n === bn && this.rows[o + 6] > this.rows[best * R + 6])) best = i;
       }
     }
-    return best < 0 ? null : { update: this.last[best] };
+    return best;
   }
 
   private grow(): void {
     const R = ShapeTable.ROW;
     const old = this.rows;
-    const oldLast = this.last;
+    const oldKept = this.kept;
+    const oldFrames = this.keptFrames;
+    const oldKinds = this.keptKinds;
     const capacity = this.capacity * 2;
     this.rows = new Float64Array(R * capacity);
-    this.last = new Array(capacity).fill(null);
+    this.kept = new Float64Array(ShapeTable.KEPT * capacity);
+    this.keptFrames = new Array(capacity).fill(null);
+    this.keptKinds = new Array(capacity).fill(null);
     const mask = capacity - 1;
     for (let j = 0; j < old.length / R; j++) {
       const o = j * R;
@@ -213,7 +270,9 @@ class ShapeTable {
       let i = hashShape(old[o], old[o + 1], old[o + 2], old[o + 3], old[o + 4]) & mask;
       while (this.rows[i * R + 7] !== 0) i = (i + 1) & mask;
       this.rows.set(old.subarray(o, o + R), i * R);
-      this.last[i] = oldLast[j];
+      this.kept.set(oldKept.subarray(j * ShapeTable.KEPT, (j + 1) * ShapeTable.KEPT), i * ShapeTable.KEPT);
+      this.keptFrames[i] = oldFrames[j];
+      this.keptKinds[i] = oldKinds[j];
     }
   }
 }
@@ -554,7 +613,7 @@ export class UpdateTracker {
     if (toFirstByte !== null && this.latencyCount[0] < MAX_LATENCY_SAMPLES) this.latencies[0][this.latencyCount[0]++] = toFirstByte;
     if (toAck !== null && this.latencyCount[1] < MAX_LATENCY_SAMPLES) this.latencies[1][this.latencyCount[1]++] = toAck;
     // The others keep their latest group (one per shape), made into an Update only for the one chosen.
-    this.shapes.count(g, this.fillUpdate);
+    this.shapes.count(g);
     if (!this.lastGroup || g.index > this.lastGroup.index) this.lastGroup = g;
     if (this.keepUpdates || this.onUpdate) {
       const u = this.toUpdate(g);
@@ -562,41 +621,6 @@ export class UpdateTracker {
       this.onUpdate?.(u);
     }
   }
-
-  /** Writes a handed-over group into `into` in place (its arrays and objects reused), or into a new Update. */
-  private readonly fillUpdate = (into: Update | null, g: Group): Update => {
-    if (!into) return this.toUpdate(g);
-    const push = g.protocol === 'tcp' || g.protocol === 'sse' || g.protocol === 'websocket';
-    const payload = Math.min(g.useful, g.appBytes);
-    into.index = g.index;
-    into.connection = g.connId;
-    into.time = round(g.firstTime);
-    copyArray(g.kinds, into.messages);
-    copyArray(g.frames, into.frames);
-    const f = into.figures;
-    f.totalPackets = g.totalPackets;
-    f.appPackets = g.appPackets;
-    f.frameBytes = g.frameBytes;
-    f.tcpBytes = g.tcpBytes;
-    f.appBytes = g.appBytes;
-    if (!push) into.serverOnly = null;
-    else {
-      const so = (into.serverOnly ??= { totalPackets: 0, appPackets: 0, frameBytes: 0, tcpBytes: 0, appBytes: 0 });
-      so.totalPackets = g.sTotalPackets;
-      so.appPackets = g.sAppPackets;
-      so.frameBytes = g.sFrameBytes;
-      so.tcpBytes = g.sTcpBytes;
-      so.appBytes = g.sAppBytes;
-    }
-    const o = into.overhead;
-    o.linkNet = g.linkNet;
-    o.tcpHeaders = g.tcpBytes;
-    o.framing = g.appBytes - payload;
-    o.payload = payload;
-    into.latency.requestToFirstByte = requestToFirstByte(g);
-    into.latency.lastByteToAck = lastByteToAck(g);
-    return into;
-  };
 
   /** The figures of a handed-over group, as reported. */
   private toUpdate(g: Group): Update {
@@ -708,10 +732,12 @@ export class UpdateTracker {
   }
 }
 
-/** Copies into an array kept for long, resizing it only when the length differs. */
-function copyArray<T>(from: T[], to: T[]): void {
+/** Copies `from` into `to` (an array kept for long, resized only when the length differs), or into a new array. */
+function copyInto<T>(to: T[] | null, from: T[]): T[] {
+  if (to === null) return from.slice();
   if (to.length !== from.length) to.length = from.length;
   for (let i = 0; i < from.length; i++) to[i] = from[i];
+  return to;
 }
 
 function requestToFirstByte(g: Group): number | null {
