@@ -58,6 +58,8 @@ export class SseParser {
       }
       this.bomChecked = 3;
     }
+    let nextLf = -2;
+    let nextCr = -2;
     while (i < b.length) {
       if (this.lastWasCR) {
         this.lastWasCR = false;
@@ -66,8 +68,10 @@ export class SseParser {
           continue;
         }
       }
-      let j = i;
-      while (j < b.length && b[j] !== 0x0a && b[j] !== 0x0d) j++;
+      // The next line end by the native indexOf, each kind's position kept until passed.
+      if (nextLf !== -1 && nextLf < i) nextLf = b.indexOf(0x0a, i);
+      if (nextCr !== -1 && nextCr < i) nextCr = b.indexOf(0x0d, i);
+      const j = nextLf === -1 ? (nextCr === -1 ? b.length : nextCr) : nextCr === -1 ? nextLf : Math.min(nextLf, nextCr);
       if (j === b.length) {
         this.appendPartial(b.subarray(i), offset + i);
         return;

@@ -8,6 +8,7 @@ import type { DissectContext, Dissector, DissectorSpec, HeaderList, Role, WsFram
 export const OPCODE = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const DEFLATE_TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
+const NO_FRAMES: number[] = [];
 
 /** RFC 6455 §7.4.1 and the IANA registry: what a close code means. */
 export const CLOSE_CODES: Record<number, string> = {
@@ -233,7 +234,8 @@ class WebSocketDissector implements Dissector {
         s.msgStart = s.frameStart;
         s.msgCompressed = (s.rsv & 0x04) !== 0 && this.deflate !== null;
         s.msgUseful = 0;
-        s.msgFrames = [];
+        // Without frame tracing there are no frames to collect: no array per message.
+        s.msgFrames = this.ctx.options.trace ? [] : NO_FRAMES;
         s.msgFragments = 0;
         s.msgParts = this.ctx.options.keepBytes || s.msgCompressed ? new ByteKeeper(this.ctx.options.maxInflatedBytes) : null;
       }
@@ -283,7 +285,7 @@ class WebSocketDissector implements Dissector {
     f.wire.role = role;
     // The frame's bytes as they were on the wire come from the connection's wire buffer.
     ctx.emit(f);
-    s.lastFrame = f;
+    if (ctx.options.keepBytes) s.lastFrame = f; // only its decoded text is ever reused
     if (!control && s.msgOpcode >= 0) {
       s.msgUseful += s.payloadLength;
       s.msgFragments++;
