@@ -9,6 +9,8 @@ export const OPCODE = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const DEFLATE_TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
 const NO_FRAMES: number[] = [];
+/** A frame is shown by the hex of its first wire bytes: only these are kept for display. */
+export const FRAME_PREVIEW = 64;
 
 /** RFC 6455 §7.4.1 and the IANA registry: what a close code means. */
 export const CLOSE_CODES: Record<number, string> = {
@@ -260,7 +262,7 @@ class WebSocketDissector implements Dissector {
       opcode: s.opcode,
       masked: s.masked,
       payloadLength: s.payloadLength,
-      wire: { dir, start: s.frameStart, end, role, useful: control ? 0 : s.payloadLength },
+      wire: { dir, start: s.frameStart, end, role, useful: control ? 0 : s.payloadLength, rawPreview: FRAME_PREVIEW },
     };
     if (s.masked && ctx.options.trace) f.maskKey = hex(s.maskKey);
     if (payload && (ctx.options.keepBytes || control)) {
@@ -312,7 +314,8 @@ class WebSocketDissector implements Dissector {
       opcode: s.msgOpcode,
       compressed: s.msgCompressed,
       length: body ? body.length : s.msgUseful,
-      wire: { dir, start: s.msgStart, end, role: dir === 0 ? 'request' : 'push', useful: s.msgUseful },
+      // Its bytes are shown through its frames.
+      wire: { dir, start: s.msgStart, end, role: dir === 0 ? 'request' : 'push', useful: s.msgUseful, rawPreview: 0 },
     };
     if (body && ctx.options.keepBytes) {
       // A message of one uncompressed frame says what that frame said: decode it once.

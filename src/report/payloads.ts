@@ -1,14 +1,14 @@
 import type { ConnectionReport } from '../analyze.js';
 import { hex } from '../dissect/bytes.js';
 import type { Message } from '../dissect/types.js';
-import { closeCodeMeaning, OPCODE } from '../dissect/websocket.js';
+import { closeCodeMeaning, FRAME_PREVIEW, OPCODE } from '../dissect/websocket.js';
 import { messageHex } from './json.js';
 import { captureName } from './stats.js';
 import { dots, safeLine, safeText } from './sanitize.js';
 
 const OPCODE_NAMES: Record<number, string> = { 0: 'continuation', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
 /** Hex of a frame longer than this is cut, with its length said. */
-const MAX_HEX_BYTES = 64;
+const MAX_HEX_BYTES = FRAME_PREVIEW;
 const utf8 = new TextDecoder('utf-8');
 
 function wireText(b: Uint8Array | undefined): string {
@@ -68,7 +68,8 @@ export function renderConnectionPayloads(c: ConnectionReport, state: PayloadStat
         const label = `${m.from === 'client' ? 'C' : 'S'}${n}`;
         const raw = m.wire.raw ?? new Uint8Array(0);
         const shown = raw.subarray(0, MAX_HEX_BYTES);
-        let line = `${label}: ${hex(shown, ' ')}${raw.length > shown.length ? ` ... (${raw.length} bytes)` : ''}`;
+        const kept = m.wire.rawLength ?? raw.length;
+        let line = `${label}: ${hex(shown, ' ')}${kept > shown.length ? ` ... (${kept} bytes)` : ''}`;
         const notes: string[] = [OPCODE_NAMES[m.opcode] ?? `opcode ${m.opcode}`];
         if (!m.fin) notes.push('not final');
         if (m.rsv1) notes.push('compressed');
