@@ -128,7 +128,11 @@ export class PayloadPrinter {
       st = { printed: false, counters: { client: 0, server: 0 }, lastMessageFrames: 0 };
       this.states.set(c.id, st);
     }
-    if (c.messages.length > 0 || !st.printed) this.write('\n' + renderConnectionPayloads(c, st));
+    if (c.messages.length > 0 || !st.printed) {
+      // Two writes: prepending to the rendered text would copy all of it once more.
+      this.write('\n');
+      this.write(renderConnectionPayloads(c, st));
+    }
     c.messages = [];
     if (final) this.states.delete(c.id);
   }
