@@ -46,10 +46,6 @@ const median = (xs) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function measure(label, cmd, argv) {
-  return measureTogether([[label, cmd, argv]])[0];
-}
-
 /**
  * Runs the commands in turns (one run of each per round) rather than one after the other:
  * on a shared machine the speed drifts over a minute, and the ratios are only fair when
@@ -72,13 +68,18 @@ const packets = Number(spawnSync(process.execPath, [join(root, 'bench/bare.mjs')
 
 console.log(`machine: ${cpus().length} x ${cpus()[0].model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
 console.log(`capture: ${file} (${mb.toFixed(1)} MB, ${packets} packets); median of ${runs} runs, taken in turns\n`);
-const rows = measureTogether([
+// Linearity: the same traffic at half the size, timed in the same turns.
+const halfSize = `${Math.round(mb / 2)}MB`;
+const halfFile = capture(halfSize);
+const [bareRow, statsRow, payloadsRow, half] = measureTogether([
   ['pcap-parser iteration (bare)', process.execPath, node('bench/bare.mjs', file)],
   ['sockstat --stats json', process.execPath, node('bin/sockstat', '--stats', 'json', file)],
   ['sockstat --payloads > /dev/null', process.execPath, node('bin/sockstat', '--payloads', file)],
+  ['sockstat --stats json (half size)', process.execPath, node('bin/sockstat', '--stats', 'json', halfFile)],
 ]);
+const rows = [bareRow, statsRow, payloadsRow];
 if (spawnSync('tshark', ['-v']).status === 0) {
-  rows.push(measure('tshark -q -z io,stat,0', 'tshark', ['-r', file, '-q', '-z', 'io,stat,0']));
+  rows.push(...measureTogether([['tshark -q -z io,stat,0', 'tshark', ['-r', file, '-q', '-z', 'io,stat,0']]]));
 }
 const bare = rows[0].seconds;
 const pad = (s, n) => String(s).padEnd(n);
@@ -87,13 +88,12 @@ for (const r of rows) {
   console.log(`${pad(r.label, 34)}${pad(r.seconds.toFixed(3), 10)}${pad(Math.round(packets / r.seconds), 12)}${pad((mb / r.seconds).toFixed(1), 8)}${pad(Number.isNaN(r.rss) ? '-' : r.rss.toFixed(0), 13)}${(r.seconds / bare).toFixed(2)}`);
 }
 
-// Linearity: the same traffic at half the size.
-const halfSize = `${Math.round(mb / 2)}MB`;
-const half = measure('sockstat --stats json (half size)', process.execPath, node('bin/sockstat', '--stats', 'json', capture(halfSize)));
 console.log(`\nlinearity: ${halfSize} in ${half.seconds.toFixed(3)} s, ${size} in ${rows[1].seconds.toFixed(3)} s: x${(rows[1].seconds / half.seconds).toFixed(2)} for twice the capture`);
 
 if (big) {
-  const gig = measure('sockstat --stats json (1GB)', process.execPath, node('bin/sockstat', '--stats', 'json', capture('1000MB')));
-  const hundred = measure('sockstat --stats json (100MB)', process.execPath, node('bin/sockstat', '--stats', 'json', capture('100MB')));
+  const [gig, hundred] = measureTogether([
+    ['sockstat --stats json (1GB)', process.execPath, node('bin/sockstat', '--stats', 'json', capture('1000MB'))],
+    ['sockstat --stats json (100MB)', process.execPath, node('bin/sockstat', '--stats', 'json', capture('100MB'))],
+  ]);
   console.log(`peak RSS: 100MB capture ${hundred.rss.toFixed(0)} MB, 1GB capture ${gig.rss.toFixed(0)} MB (1GB in ${gig.seconds.toFixed(2)} s)`);
 }
