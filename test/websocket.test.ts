@@ -159,4 +159,24 @@ describe('WebSocket (RFC 6455)', () => {
     expect(texts).toEqual([['server', 'hello', 1], ['client', 'get-time', 3], ['server', '{"time": "09:43:38"}', 1]]);
     expect(c.updates.map((u: any) => u.messages)).toEqual([['ws-message'], ['ws-message', 'ws-message']]);
   });
+
+  test('--payloads: a fragmented message is shown joined; text is escaped for the terminal', async () => {
+    const { pcapFile } = await import('./helpers/synth.js');
+    const { run } = await import('./helpers/run.js');
+    // Text by RFC 6455's rules (valid UTF-8, no C0 control but tab), yet unsafe on a terminal:
+    // a C1 CSI, a bidi override, a tab; and a message of two fragments with a ping between.
+    const evil = 'a\u009b31m \u202eb\tc';
+    const s = session().handshake();
+    s.send('client', `GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    s.send('server', `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${websocketAccept(KEY)}\r\n\r\n`);
+    s.send('server', frame(1, enc('plain {"t": 1}')));
+    s.send('server', frame(1, enc(evil)));
+    s.send('server', Buffer.concat([frame(1, enc(evil), { fin: false }), frame(9, enc('ping')), frame(0, enc('!'))]));
+    const r = await run('--payloads', pcapFile(s.close().packets));
+    expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+    const escaped = 'a\\x9b31m \\u{202e}b\\tc';
+    expect(r.stdout).toContain(`   plain {"t": 1}  (text)`);
+    expect(r.stdout).toContain(`   ${escaped}  (text)`);
+    expect(r.stdout).toContain(`=> server message (text, 14 bytes): ${escaped}!`);
+  });
 });

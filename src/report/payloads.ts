@@ -82,7 +82,8 @@ export function renderConnectionPayloads(c: ConnectionReport, state: PayloadStat
         if (m.opcode !== OPCODE.CLOSE && payload && payload.length > 0 && !m.rsv1) text = m.text !== undefined ? safeLine(m.text) : dots(payload.subarray(0, MAX_HEX_BYTES));
         line += `   ${text ? `${text}  ` : ''}(${notes.join(', ')}) [${where(m)}]`;
         out.push(line);
-        lastMessageFrames = m.fin ? 1 : lastMessageFrames + 1;
+        // Data frames since the last message: control frames may come between fragments.
+        if (m.opcode < 8) lastMessageFrames++;
         break;
       }
       case 'ws-message':
