@@ -86,7 +86,7 @@ class Group extends Slot {
   answerAck = -1;
   /** Creation order among updates, 1-based (0 for set-up, tear-down and late). */
   index = 0;
-  /** Set when the update is handed over, so a kept group no longer holds its connection's state. */
+  /** Set when the update is handed over, so the last group (kept, see steadyState) no longer holds its connection's state. */
   connId = 0;
   protocol = 'tcp';
   constructor(public conn: ConnState | null) {
