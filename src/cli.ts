@@ -88,15 +88,17 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
       options.maxHeldMessages = 1000;
     }
     if (flags.payloads && !flags.json) {
-      // Printed as each connection ends: memory stays bounded whatever the capture's size.
-      const printer = new PayloadPrinter((s) => stdout.write(s));
+      // Messages are rendered as they come and printed as each connection ends: memory stays
+      // bounded whatever the capture's size, and no message is held with its bytes.
       let headed = false;
-      options.onMessages = (c, final) => {
+      const printer = new PayloadPrinter((s) => {
         if (!headed) stdout.write(payloadsHeader(file));
         headed = true;
-        printer.connection(c, final);
-      };
-      options.maxHeldMessages = 1000;
+        stdout.write(s);
+      });
+      options.collectMessages = false;
+      options.onMessage = (c, m) => printer.message(c, m);
+      options.onMessages = (c, final) => printer.connection(c, final);
     }
     if (flags.ndjson) {
       options.onMessage = (c, m) => stdout.write(safeJson({ file, connection: c.id, client: c.client, server: c.server, ...messageJson(m) }) + '\n');

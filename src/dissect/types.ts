@@ -35,6 +35,8 @@ export interface Wire {
    * outputs never show it (--payloads prints a frame's first bytes only).
    */
   hexOf?: Uint8Array;
+  /** A WebSocket message: how many data frames carried it (a one-frame message is shown through its frame). */
+  fragments?: number;
 }
 
 export type HeaderList = Array<[string, string]>;

@@ -315,7 +315,7 @@ class WebSocketDissector implements Dissector {
       compressed: s.msgCompressed,
       length: body ? body.length : s.msgUseful,
       // Its bytes are shown through its frames.
-      wire: { dir, start: s.msgStart, end, role: dir === 0 ? 'request' : 'push', useful: s.msgUseful, rawPreview: 0 },
+      wire: { dir, start: s.msgStart, end, role: dir === 0 ? 'request' : 'push', useful: s.msgUseful, rawPreview: 0, fragments: s.msgFragments },
     };
     if (body && ctx.options.keepBytes) {
       // A message of one uncompressed frame says what that frame said: decode it once.

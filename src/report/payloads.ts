@@ -21,88 +21,76 @@ function where(m: Message): string {
   return `${f}, ${m.time.toFixed(6)} s`;
 }
 
-/** What printing a connection in several batches must remember between them. */
-export interface PayloadState {
-  printed: boolean;
-  counters: { client: number; server: number };
-  lastMessageFrames: number;
+/**
+ * One message as printed: its lines, and where it sorts. A WebSocket frame's label (C1, S2...)
+ * is given when the connection is printed, in time order.
+ */
+interface Block {
+  time: number;
+  frame: number;
+  side: 'C' | 'S' | null;
+  text: string;
 }
 
-/**
- * Prints a connection's messages in time order, as the write-up's Payloads sections show
- * them. A long connection may be printed in several batches, carrying `state` between them.
- */
-export function renderConnectionPayloads(c: ConnectionReport, state: PayloadState = { printed: false, counters: { client: 0, server: 0 }, lastMessageFrames: 0 }): string {
-  const out: string[] = [];
-  out.push(`--- connection #${c.id}: ${c.client} -> ${c.server} (${c.protocol})${state.printed ? ', continued' : ''} ---`);
-  state.printed = true;
-  const messages = [...c.messages].sort((a, b) => a.time - b.time || (a.frames[0] ?? 0) - (b.frames[0] ?? 0));
-  const counters = state.counters;
-  let lastMessageFrames = state.lastMessageFrames;
-  for (const m of messages) {
-    const arrow = m.from === 'client' ? '>>' : '<<';
-    switch (m.kind) {
-      case 'http-request':
-      case 'http-response': {
-        const what = m.kind === 'http-request' ? `${m.method} ${m.target}` : `${m.status} ${m.reason}${m.bodyLength === null ? ' (event stream)' : ''}`;
-        out.push(`${arrow} ${m.from} HTTP ${safeLine(what)} [${where(m)}]`);
-        out.push(wireText(m.wire.raw).replace(/\n?$/, ''));
-        const encoding = m.headers.find(([k]) => k.toLowerCase() === 'content-encoding')?.[1];
-        if (encoding && m.wire.payload && (m.body !== undefined || m.bodyHex !== undefined)) {
-          out.push(`   [${safeLine(encoding)} body decoded: ${m.wire.payload.length} bytes]`);
-          out.push(m.body !== undefined ? safeText(m.body) : `   ${m.bodyHex}`);
-        }
-        if (m.bodyTruncated) out.push('   [body cut: only the beginning is kept]');
-        break;
+/** The lines of one message, as the write-up's Payloads sections show them; null for none. */
+function renderMessage(m: Message): Block | null {
+  const arrow = m.from === 'client' ? '>>' : '<<';
+  const block = (text: string, side: 'C' | 'S' | null = null): Block => {
+    // Held until the connection is printed: an indexed read makes V8 flatten the rope of
+    // pieces a template builds into one string, one object to keep instead of dozens.
+    text.charCodeAt(0);
+    return { time: m.time, frame: m.frames[0] ?? 0, side, text };
+  };
+  switch (m.kind) {
+    case 'http-request':
+    case 'http-response': {
+      const what = m.kind === 'http-request' ? `${m.method} ${m.target}` : `${m.status} ${m.reason}${m.bodyLength === null ? ' (event stream)' : ''}`;
+      const out = [`${arrow} ${m.from} HTTP ${safeLine(what)} [${where(m)}]`, wireText(m.wire.raw).replace(/\n?$/, '')];
+      const encoding = m.headers.find(([k]) => k.toLowerCase() === 'content-encoding')?.[1];
+      if (encoding && m.wire.payload && (m.body !== undefined || m.bodyHex !== undefined)) {
+        out.push(`   [${safeLine(encoding)} body decoded: ${m.wire.payload.length} bytes]`);
+        out.push(m.body !== undefined ? safeText(m.body) : `   ${m.bodyHex}`);
       }
-      case 'sse-event':
-        out.push(`${arrow} server SSE event [${where(m)}]`);
-        out.push(wireText(m.wire.raw).replace(/\n?$/, ''));
-        out.push(`   => event: ${safeLine(m.event)}${m.id !== undefined ? `, id: ${safeLine(m.id)}` : ''}${m.retry !== undefined ? `, retry: ${m.retry}` : ''}, data: ${safeLine(m.data)}`);
-        break;
-      case 'sse-comment':
-        out.push(`${arrow} server SSE comment [${where(m)}]: ${safeLine(m.text)}`);
-        break;
-      case 'ws-frame': {
-        const n = m.from === 'client' ? ++counters.client : ++counters.server;
-        const label = `${m.from === 'client' ? 'C' : 'S'}${n}`;
-        const raw = m.wire.raw ?? new Uint8Array(0);
-        const shown = raw.subarray(0, MAX_HEX_BYTES);
-        const kept = m.wire.rawLength ?? raw.length;
-        let line = `${label}: ${hex(shown, ' ')}${kept > shown.length ? ` ... (${kept} bytes)` : ''}`;
-        const notes: string[] = [OPCODE_NAMES[m.opcode] ?? `opcode ${m.opcode}`];
-        if (!m.fin) notes.push('not final');
-        if (m.rsv1) notes.push('compressed');
-        if (m.masked) notes.push(`masked, key ${m.maskKey}`);
-        if (m.opcode === OPCODE.CLOSE) {
-          notes.push(m.closeCode !== undefined ? `code ${m.closeCode} (${closeCodeMeaning(m.closeCode)})${m.closeReason ? `, reason ${JSON.stringify(safeLine(m.closeReason))}` : ''}` : 'no payload');
-        }
-        const payload = m.wire.payload;
-        let text = '';
-        if (m.opcode !== OPCODE.CLOSE && payload && payload.length > 0 && !m.rsv1) text = m.text !== undefined ? safeLine(m.text) : dots(payload.subarray(0, MAX_HEX_BYTES));
-        line += `   ${text ? `${text}  ` : ''}(${notes.join(', ')}) [${where(m)}]`;
-        out.push(line);
-        // Data frames since the last message: control frames may come between fragments.
-        if (m.opcode < 8) lastMessageFrames++;
-        break;
+      if (m.bodyTruncated) out.push('   [body cut: only the beginning is kept]');
+      return block(out.join('\n'));
+    }
+    case 'sse-event':
+      return block(
+        `${arrow} server SSE event [${where(m)}]\n${wireText(m.wire.raw).replace(/\n?$/, '')}\n` +
+          `   => event: ${safeLine(m.event)}${m.id !== undefined ? `, id: ${safeLine(m.id)}` : ''}${m.retry !== undefined ? `, retry: ${m.retry}` : ''}, data: ${safeLine(m.data)}`,
+      );
+    case 'sse-comment':
+      return block(`${arrow} server SSE comment [${where(m)}]: ${safeLine(m.text)}`);
+    case 'ws-frame': {
+      const raw = m.wire.raw ?? new Uint8Array(0);
+      const shown = raw.subarray(0, MAX_HEX_BYTES);
+      const kept = m.wire.rawLength ?? raw.length;
+      let line = `${hex(shown, ' ')}${kept > shown.length ? ` ... (${kept} bytes)` : ''}`;
+      const notes: string[] = [OPCODE_NAMES[m.opcode] ?? `opcode ${m.opcode}`];
+      if (!m.fin) notes.push('not final');
+      if (m.rsv1) notes.push('compressed');
+      if (m.masked) notes.push(`masked, key ${m.maskKey}`);
+      if (m.opcode === OPCODE.CLOSE) {
+        notes.push(m.closeCode !== undefined ? `code ${m.closeCode} (${closeCodeMeaning(m.closeCode)})${m.closeReason ? `, reason ${JSON.stringify(safeLine(m.closeReason))}` : ''}` : 'no payload');
       }
-      case 'ws-message':
-        // A one-frame uncompressed message was shown whole on its frame's line.
-        if (lastMessageFrames > 1 || m.compressed) {
-          const body = m.text !== undefined ? safeLine(m.text) : messageHex(m) ?? '';
-          out.push(`   => ${m.from} message (${OPCODE_NAMES[m.opcode] ?? m.opcode}${m.compressed ? ', inflated' : ''}, ${m.length} bytes): ${body}`);
-        }
-        lastMessageFrames = 0;
-        break;
-      case 'data':
-        out.push(`${arrow} ${m.from} ${m.length} byte${m.length === 1 ? '' : 's'} [${where(m)}]`);
-        if (m.text !== undefined) out.push(safeText(m.text).replace(/\n$/, ''));
-        else if (m.wire.raw) out.push(hexDump(m.wire.raw));
-        break;
+      const payload = m.wire.payload;
+      let text = '';
+      if (m.opcode !== OPCODE.CLOSE && payload && payload.length > 0 && !m.rsv1) text = m.text !== undefined ? safeLine(m.text) : dots(payload.subarray(0, MAX_HEX_BYTES));
+      line += `   ${text ? `${text}  ` : ''}(${notes.join(', ')}) [${where(m)}]`;
+      return block(line, m.from === 'client' ? 'C' : 'S');
+    }
+    case 'ws-message': {
+      // A one-frame uncompressed message was shown whole on its frame's line.
+      if ((m.wire.fragments ?? 1) <= 1 && !m.compressed) return null;
+      const body = m.text !== undefined ? safeLine(m.text) : messageHex(m) ?? '';
+      return block(`   => ${m.from} message (${OPCODE_NAMES[m.opcode] ?? m.opcode}${m.compressed ? ', inflated' : ''}, ${m.length} bytes): ${body}`);
+    }
+    case 'data': {
+      const head = `${arrow} ${m.from} ${m.length} byte${m.length === 1 ? '' : 's'} [${where(m)}]`;
+      if (m.text !== undefined) return block(`${head}\n${safeText(m.text).replace(/\n$/, '')}`);
+      return block(m.wire.raw ? `${head}\n${hexDump(m.wire.raw)}` : head);
     }
   }
-  state.lastMessageFrames = lastMessageFrames;
-  return out.join('\n') + '\n';
 }
 
 export function hexDump(b: Uint8Array): string {
@@ -118,23 +106,60 @@ export function payloadsHeader(file: string): string {
   return `=== ${safeLine(captureName(file))} ===\n`;
 }
 
-/** Prints connections as they end, so a capture of any size streams through in bounded memory. */
-export class PayloadPrinter {
-  private states = new Map<number, PayloadState>();
-  constructor(private readonly write: (s: string) => void) {}
+interface ConnectionState {
+  printed: boolean;
+  counters: { C: number; S: number };
+  blocks: Block[];
+  /** Messages since the last print, those shown through others included. */
+  held: number;
+}
 
-  connection(c: ConnectionReport, final: boolean): void {
+/**
+ * Prints each connection's messages in time order when the connection ends (or every
+ * `maxHeld` messages, as a "continued" section), so a capture of any size streams through in
+ * bounded memory. Each message is rendered as it arrives: what a connection holds until it is
+ * printed is its text, not its messages with their bytes.
+ */
+export class PayloadPrinter {
+  private states = new Map<number, ConnectionState>();
+  constructor(
+    private readonly write: (s: string) => void,
+    private readonly maxHeld = 1000,
+  ) {}
+
+  private state(c: ConnectionReport): ConnectionState {
     let st = this.states.get(c.id);
     if (!st) {
-      st = { printed: false, counters: { client: 0, server: 0 }, lastMessageFrames: 0 };
+      st = { printed: false, counters: { C: 0, S: 0 }, blocks: [], held: 0 };
       this.states.set(c.id, st);
     }
-    if (c.messages.length > 0 || !st.printed) {
-      // Two writes: prepending to the rendered text would copy all of it once more.
-      this.write('\n');
-      this.write(renderConnectionPayloads(c, st));
-    }
-    c.messages = [];
+    return st;
+  }
+
+  message(c: ConnectionReport, m: Message): void {
+    const st = this.state(c);
+    const b = renderMessage(m);
+    if (b) st.blocks.push(b);
+    if (++st.held >= this.maxHeld) this.flush(c, st);
+  }
+
+  /** The connection has ended (final) or is to be printed so far. */
+  connection(c: ConnectionReport, final: boolean): void {
+    const st = this.state(c);
+    if (st.held > 0 || !st.printed) this.flush(c, st);
     if (final) this.states.delete(c.id);
+  }
+
+  private flush(c: ConnectionReport, st: ConnectionState): void {
+    const out = [`--- connection #${c.id}: ${c.client} -> ${c.server} (${c.protocol})${st.printed ? ', continued' : ''} ---`];
+    st.printed = true;
+    // A stable sort: messages of the same time and frame keep the order they completed in.
+    const blocks = st.blocks.sort((a, b) => a.time - b.time || a.frame - b.frame);
+    for (const b of blocks) out.push(b.side ? `${b.side}${++st.counters[b.side]}: ${b.text}` : b.text);
+    st.blocks = [];
+    st.held = 0;
+    // Two writes: prepending to the rendered text would copy all of it once more.
+    this.write('\n');
+    this.write(out.join('\n') + '\n');
   }
 }

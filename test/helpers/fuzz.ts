@@ -122,8 +122,8 @@ export async function exercise(input: Uint8Array): Promise<void> {
   if (doc.captures[0].connections.length !== report.connectionCount) throw new Error('--json lost a connection');
   // Pass 2: the payload dump, as --payloads prints it.
   let payloads = '';
-  const printer = new PayloadPrinter((s) => (payloads += s));
-  await analyze({ collectMessages: true, onMessages: (c, final) => printer.connection(c, final), maxHeldMessages: 50 });
+  const printer = new PayloadPrinter((s) => (payloads += s), 50);
+  await analyze({ onMessage: (c, m) => printer.message(c, m), onMessages: (c, final) => printer.connection(c, final) });
   const outputs: Record<string, string> = {
     summary: renderSummary(report, 100),
     markdown: renderStats([report], 'markdown'),
