@@ -179,4 +179,20 @@ describe('WebSocket (RFC 6455)', () => {
     expect(r.stdout).toContain(`   ${escaped}  (text)`);
     expect(r.stdout).toContain(`=> server message (text, 14 bytes): ${escaped}!`);
   });
+
+  test('--payloads: a frame with lost bytes shows zeros for them in its first 64 bytes', async () => {
+    const { pcapFile } = await import('./helpers/synth.js');
+    const { run } = await import('./helpers/run.js');
+    const s = session().handshake();
+    s.send('client', `GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    s.send('server', `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${websocketAccept(KEY)}\r\n\r\n`);
+    // A 204-byte frame (4 header bytes, 200 of text) in three segments; the middle one is lost.
+    const first = s.packets.length;
+    s.send('server', frame(1, enc('x'.repeat(200))), { split: [10, 30, 164] });
+    s.packets.splice(first + 1, 1);
+    s.send('client', frame(1, enc('ok'), { mask: [1, 2, 3, 4] }));
+    const r = await run('--payloads', pcapFile(s.close().packets));
+    const hexOf = (n: number, byte: string) => Array(n).fill(byte).join(' ');
+    expect(r.stdout).toContain(`S1: 81 7e 00 c8 ${hexOf(6, '78')} ${hexOf(30, '00')} ${hexOf(24, '78')} ... (204 bytes)`);
+  });
 });

@@ -133,6 +133,7 @@ export class ConnectionDissector implements StreamConsumer {
 
   private start(spec: DissectorSpec, params: unknown): Dissector {
     this.currentName = spec.name;
+    if (spec.keepsOwnRaw) this.wire = null;
     this.sink.protocol(this.conn, spec.protocol);
     this.current = spec.create(this.ctx, params);
     return this.current;

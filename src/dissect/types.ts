@@ -177,5 +177,10 @@ export interface DissectorSpec {
    * undefined asks for more bytes. Specs without probe are reached only by handoff.
    */
   probe?(dir: Dir, head: Uint8Array): boolean | undefined;
+  /**
+   * Its messages carry the wire bytes they show (wire.raw) themselves, or none: from the
+   * moment it takes over, the connection stops keeping a copy of the stream for display.
+   */
+  keepsOwnRaw?: boolean;
   create(ctx: DissectContext, params?: unknown): Dissector;
 }

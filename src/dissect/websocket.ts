@@ -57,6 +57,15 @@ class Side {
   state = State.HEADER;
   hdr = new Uint8Array(14);
   hdrLen = 0;
+  /**
+   * With bytes kept: the frame's first payload bytes as on the wire (masked), for its 64-byte
+   * display; previewKept stops at the last byte really captured, keptEnd is the stream offset
+   * after it. The frame keeps its own preview, so the connection keeps no copy of the stream.
+   */
+  preview: Uint8Array | null = null;
+  previewLen = 0;
+  previewKept = 0;
+  keptEnd = 0;
   fin = false;
   rsv = 0;
   opcode = 0;
@@ -97,6 +106,7 @@ class WebSocketDissector implements Dissector {
 
   constructor(private readonly ctx: DissectContext, params: WebSocketParams) {
     ctx.setProtocol('websocket');
+    if (ctx.options.keepBytes) for (const side of this.sides) side.preview = new Uint8Array(FRAME_PREVIEW);
     const key = headerValue(params.requestHeaders, 'sec-websocket-key');
     const accept = headerValue(params.responseHeaders, 'sec-websocket-accept');
     if (key !== undefined && accept !== undefined && websocketAccept(key.trim()) !== accept.trim()) {
@@ -135,11 +145,22 @@ class WebSocketDissector implements Dissector {
           if (s.hdrLen === 2) need = this.headerLength(s);
         }
         if (s.hdrLen < need) return;
+        s.previewLen = s.previewKept = 0;
+        s.keptEnd = c.offset + i;
         if (!this.headerDone(dir, s, c.frame)) return;
         if (s.remaining === 0) this.frameDone(dir, s, c.offset + i);
         continue;
       }
       const n = Math.min(s.remaining, b.length - i);
+      if (s.preview) {
+        const room = FRAME_PREVIEW - s.hdrLen - s.previewLen;
+        if (room > 0) {
+          const t = Math.min(room, n);
+          s.preview.set(b.subarray(i, i + t), s.previewLen);
+          s.previewKept = s.previewLen += t;
+        }
+        s.keptEnd = c.offset + i + n;
+      }
       if (s.payload) {
         const part = copyBytes(b.subarray(i, i + n));
         if (s.masked) {
@@ -161,6 +182,12 @@ class WebSocketDissector implements Dissector {
     if (s.state === State.PAYLOAD && length <= s.remaining) {
       s.remaining -= length;
       s.lostBytes += length;
+      if (s.preview) {
+        // Lost bytes show as zeros, as far as captured bytes follow them.
+        const t = Math.max(0, Math.min(FRAME_PREVIEW - s.hdrLen - s.previewLen, length));
+        s.preview.fill(0, s.previewLen, s.previewLen + t);
+        s.previewLen += t;
+      }
       if (s.payload) s.payload.add(new Uint8Array(length));
       this.ctx.warn(frame, `${length} bytes of a WebSocket payload were not captured; the frame is kept, its payload is incomplete`);
       if (s.remaining === 0) this.frameDone(dir, s, _offset + length);
@@ -265,6 +292,14 @@ class WebSocketDissector implements Dissector {
       wire: { dir, start: s.frameStart, end, role, useful: control ? 0 : s.payloadLength, rawPreview: FRAME_PREVIEW },
     };
     if (s.masked && ctx.options.trace) f.maskKey = hex(s.maskKey);
+    if (s.preview) {
+      const raw = Buffer.allocUnsafe(s.hdrLen + s.previewKept);
+      raw.set(s.hdr.subarray(0, s.hdrLen));
+      raw.set(s.preview.subarray(0, s.previewKept), s.hdrLen);
+      const max = ctx.options.maxKeptBytes;
+      f.wire.raw = raw.length > max ? raw.subarray(0, max) : raw;
+      f.wire.rawLength = Math.min(s.keptEnd - s.frameStart, max);
+    }
     if (payload && (ctx.options.keepBytes || control)) {
       if (s.opcode === OPCODE.CLOSE) {
         if (payload.length >= 2) {
@@ -376,6 +411,7 @@ class WebSocketDissector implements Dissector {
 export const websocketSpec: DissectorSpec = {
   name: 'websocket',
   protocol: 'websocket',
+  keepsOwnRaw: true,
   create: (ctx, params) => new WebSocketDissector(ctx, params as WebSocketParams),
 };
 
