@@ -3,8 +3,20 @@ const latin1 = new TextDecoder('latin1');
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-/** Decodes bytes as UTF-8 when they are text (no control characters but tab, CR, LF); else null. */
-export function textOf(b: Uint8Array): string | null {
+/**
+ * What a terminal line must not show as it is: C0 controls (line ends included), DEL, C1
+ * controls and the Unicode bidirectional overrides. report/sanitize.ts escapes these; text
+ * known to hold none of them needs no escaping.
+ */
+export const TERMINAL_UNSAFE = '\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff';
+const NOT_PLAIN = new RegExp(`[${TERMINAL_UNSAFE}]`);
+
+/**
+ * Decodes bytes as UTF-8 when they are text (no control characters but tab, CR, LF); else
+ * null. With `plain`, also says whether the text holds nothing a terminal line must escape:
+ * for the usual text one scan answers both, and a printer need not scan it again.
+ */
+export function textOf(b: Uint8Array, plain?: { plain: boolean }): string | null {
   let s: string;
   try {
     s = utf8.decode(b);
@@ -12,7 +24,9 @@ export function textOf(b: Uint8Array): string | null {
     return null;
   }
   // Checked on the decoded string: a native regex scan, not a loop over bytes.
-  return CONTROL.test(s) ? null : s;
+  const isPlain = !NOT_PLAIN.test(s);
+  if (plain) plain.plain = isPlain;
+  return isPlain || !CONTROL.test(s) ? s : null;
 }
 
 /** Text or hex, as the JSON output carries payloads. */

@@ -35,6 +35,8 @@ export interface Wire {
    * outputs never show it (--payloads prints a frame's first bytes only).
    */
   hexOf?: Uint8Array;
+  /** The message's text holds nothing a terminal line must escape (found while decoding it). */
+  plainText?: boolean;
   /** A WebSocket message: how many data frames carried it (a one-frame message is shown through its frame). */
   fragments?: number;
 }

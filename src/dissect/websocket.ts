@@ -9,6 +9,8 @@ export const OPCODE = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const DEFLATE_TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
 const NO_FRAMES: number[] = [];
+/** Scratch answer of textOf: is the text free of what a terminal must not show? */
+const PLAIN = { plain: false };
 /** A frame is shown by the hex of its first wire bytes: only these are kept for display. */
 export const FRAME_PREVIEW = 64;
 
@@ -311,9 +313,11 @@ class WebSocketDissector implements Dissector {
       if (ctx.options.keepBytes) {
         const shown = payload.subarray(0, ctx.options.maxKeptBytes);
         if (s.opcode !== OPCODE.CLOSE) {
-          const text = textOf(shown);
-          if (text !== null) f.text = text;
-          else f.wire.hexOf = shown;
+          const text = textOf(shown, PLAIN);
+          if (text !== null) {
+            f.text = text;
+            f.wire.plainText = PLAIN.plain;
+          } else f.wire.hexOf = shown;
         }
         f.wire.payload = payload;
       }
@@ -356,13 +360,17 @@ class WebSocketDissector implements Dissector {
       // A message of one uncompressed frame says what that frame said: decode it once.
       const single = s.lastFrame && !s.msgCompressed && s.msgFragments === 1 ? s.lastFrame : null;
       if (single && (single.text !== undefined || single.wire.hexOf !== undefined)) {
-        if (single.text !== undefined) m.text = single.text;
-        else m.wire.hexOf = single.wire.hexOf;
+        if (single.text !== undefined) {
+          m.text = single.text;
+          m.wire.plainText = single.wire.plainText;
+        } else m.wire.hexOf = single.wire.hexOf;
       } else {
         const shown = body.subarray(0, ctx.options.maxKeptBytes);
-        const text = textOf(shown);
-        if (text !== null) m.text = text;
-        else m.wire.hexOf = shown;
+        const text = textOf(shown, PLAIN);
+        if (text !== null) {
+          m.text = text;
+          m.wire.plainText = PLAIN.plain;
+        } else m.wire.hexOf = shown;
       }
       m.wire.payload = body;
     }

@@ -1,6 +1,6 @@
 import type { ConnectionReport } from '../analyze.js';
 import { hex } from '../dissect/bytes.js';
-import type { Message } from '../dissect/types.js';
+import type { Message, WsFrame, WsMessage } from '../dissect/types.js';
 import { closeCodeMeaning, FRAME_PREVIEW, OPCODE } from '../dissect/websocket.js';
 import { messageHex } from './json.js';
 import { captureName } from './stats.js';
@@ -14,6 +14,11 @@ const utf8 = new TextDecoder('utf-8');
 function wireText(b: Uint8Array | undefined): string {
   if (!b || b.length === 0) return '';
   return safeText(utf8.decode(b));
+}
+
+/** A WebSocket text for one line: escaped, unless decoding it found nothing to escape. */
+function lineOf(m: WsFrame | WsMessage): string {
+  return m.wire.plainText ? m.text! : safeLine(m.text!);
 }
 
 function where(m: Message): string {
@@ -75,14 +80,14 @@ function renderMessage(m: Message): Block | null {
       }
       const payload = m.wire.payload;
       let text = '';
-      if (m.opcode !== OPCODE.CLOSE && payload && payload.length > 0 && !m.rsv1) text = m.text !== undefined ? safeLine(m.text) : dots(payload.subarray(0, MAX_HEX_BYTES));
+      if (m.opcode !== OPCODE.CLOSE && payload && payload.length > 0 && !m.rsv1) text = m.text !== undefined ? lineOf(m) : dots(payload.subarray(0, MAX_HEX_BYTES));
       line += `   ${text ? `${text}  ` : ''}(${notes.join(', ')}) [${where(m)}]`;
       return block(line, m.from === 'client' ? 'C' : 'S');
     }
     case 'ws-message': {
       // A one-frame uncompressed message was shown whole on its frame's line.
       if ((m.wire.fragments ?? 1) <= 1 && !m.compressed) return null;
-      const body = m.text !== undefined ? safeLine(m.text) : messageHex(m) ?? '';
+      const body = m.text !== undefined ? lineOf(m) : messageHex(m) ?? '';
       return block(`   => ${m.from} message (${OPCODE_NAMES[m.opcode] ?? m.opcode}${m.compressed ? ', inflated' : ''}, ${m.length} bytes): ${body}`);
     }
     case 'data': {

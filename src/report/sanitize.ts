@@ -1,3 +1,5 @@
+import { TERMINAL_UNSAFE } from '../dissect/bytes.js';
+
 /**
  * Capture bytes are untrusted: nothing from them may reach a terminal as a control or escape
  * sequence. These helpers make any string safe to print.
@@ -6,7 +8,7 @@
 // C0 controls but TAB and LF, DEL, C1 controls, and the Unicode bidirectional overrides that
 // can reorder what a reader sees.
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
-const UNSAFE_ONE_LINE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const UNSAFE_ONE_LINE = new RegExp(`[${TERMINAL_UNSAFE}]`, 'g');
 
 function escapeChar(ch: string): string {
   const c = ch.codePointAt(0)!;
