@@ -312,13 +312,7 @@ class WebSocketDissector implements Dissector {
       }
       if (ctx.options.keepBytes) {
         const shown = payload.subarray(0, ctx.options.maxKeptBytes);
-        if (s.opcode !== OPCODE.CLOSE) {
-          const text = textOf(shown, PLAIN);
-          if (text !== null) {
-            f.text = text;
-            f.wire.plainText = PLAIN.plain;
-          } else f.wire.hexOf = shown;
-        }
+        if (s.opcode !== OPCODE.CLOSE) showPayload(f, shown);
         f.wire.payload = payload;
       }
     }
@@ -364,14 +358,7 @@ class WebSocketDissector implements Dissector {
           m.text = single.text;
           m.wire.plainText = single.wire.plainText;
         } else m.wire.hexOf = single.wire.hexOf;
-      } else {
-        const shown = body.subarray(0, ctx.options.maxKeptBytes);
-        const text = textOf(shown, PLAIN);
-        if (text !== null) {
-          m.text = text;
-          m.wire.plainText = PLAIN.plain;
-        } else m.wire.hexOf = shown;
-      }
+      } else showPayload(m, body.subarray(0, ctx.options.maxKeptBytes));
       m.wire.payload = body;
     }
     ctx.emit(m);
@@ -414,6 +401,15 @@ class WebSocketDissector implements Dissector {
       return null;
     }
   }
+}
+
+/** Shows a payload as text when it is text, else as hex (made when written out). */
+function showPayload(m: WsFrame | WsMessage, shown: Uint8Array): void {
+  const text = textOf(shown, PLAIN);
+  if (text !== null) {
+    m.text = text;
+    m.wire.plainText = PLAIN.plain;
+  } else m.wire.hexOf = shown;
 }
 
 export const websocketSpec: DissectorSpec = {
