@@ -62,6 +62,34 @@ describe('bad input gives one line, the right status, and the other files are st
   });
 });
 
+describe('a named pipe', () => {
+  test('is read as a stream (sockstat <(zcat capture.pcap.gz)), with the same figures as the file', async () => {
+    const { spawn } = await import('node:child_process');
+    const { constants, createWriteStream, openSync, closeSync, readFileSync } = await import('node:fs');
+    const file = good();
+    const fifo = tempFile('', 'x') + '.fifo';
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn(process.execPath, [join(ROOT, 'bin/sockstat'), '--stats', 'csv', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    // Written from libuv's threads: opening a pipe for writing waits for a reader.
+    const writer = createWriteStream(fifo);
+    writer.on('error', () => {});
+    writer.end(readFileSync(file));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    // Had sockstat never opened the pipe, the writer would wait for ever: be its reader.
+    if (writer.pending) closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+    const fromFile = await run('--stats', 'csv', file);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const figures = (out: string) => out.split('\n').filter((l) => /^(overall|perUpdate)/.test(l)).map((l) => l.split(',').slice(2).join(','));
+    expect(figures(stdout)).toEqual(figures(fromFile.stdout));
+    expect(figures(stdout).length).toBe(2);
+  });
+});
+
 describe('output to a reader that stops early', () => {
   test('sockstat ... | head: no stack trace, status 0', async () => {
     const { spawn } = await import('node:child_process');

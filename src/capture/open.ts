@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
@@ -18,6 +19,8 @@ export async function readCapture(path: string, sink: CaptureSink): Promise<Capt
   try {
     const st = await stat(path);
     if (st.isDirectory()) throw new CaptureError('is a directory');
+    // A pipe (`sockstat <(zcat x.pcap.gz)`, a FIFO) has no size and no positions: it streams.
+    if (!st.isFile()) return await readStream(createReadStream(path, { highWaterMark: READ_CHUNK }), sink);
     if (st.size === 0) throw new CaptureError('empty file');
     file = await open(path, 'r');
   } catch (e) {
