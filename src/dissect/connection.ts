@@ -46,16 +46,7 @@ export class ConnectionDissector implements StreamConsumer {
       conn,
       options,
       emit: (m) => {
-        if (self.wire && !m.wire.raw) {
-          const w = m.wire;
-          const buffer = self.wire[w.dir];
-          if (w.rawPreview === undefined) w.raw = buffer.slice(w.start, w.end, options.maxKeptBytes);
-          else {
-            // Only the beginning is shown: copy that, and say how much there was.
-            w.rawLength = buffer.keptLength(w.start, w.end, options.maxKeptBytes);
-            w.raw = buffer.slice(w.start, w.end, Math.min(w.rawPreview, options.maxKeptBytes));
-          }
-        }
+        if (self.wire && !m.wire.raw) m.wire.raw = self.wire[m.wire.dir].slice(m.wire.start, m.wire.end, options.maxKeptBytes);
         sink.message(conn, m);
       },
       warn: (frame, message) => sink.warning(frame, message),

@@ -20,12 +20,7 @@ export interface Wire {
   useful: number;
   /** The wire bytes, when the caller asked to keep them (for --payloads); capped. */
   raw?: Uint8Array;
-  /**
-   * Set by a dissector whose messages are shown by their first wire bytes only (a WebSocket
-   * frame's hex) or not at all (a message shown through its frames): raw then holds at most
-   * this many bytes, and rawLength how many were kept in all.
-   */
-  rawPreview?: number;
+  /** When raw holds only the beginning (a WebSocket frame's 64 bytes): how many bytes were captured in all. */
   rawLength?: number;
   /** Unmasked/decoded payload bytes for display, when kept. */
   payload?: Uint8Array;

@@ -291,7 +291,7 @@ class WebSocketDissector implements Dissector {
       opcode: s.opcode,
       masked: s.masked,
       payloadLength: s.payloadLength,
-      wire: { dir, start: s.frameStart, end, role, useful: control ? 0 : s.payloadLength, rawPreview: FRAME_PREVIEW },
+      wire: { dir, start: s.frameStart, end, role, useful: control ? 0 : s.payloadLength },
     };
     if (s.masked && ctx.options.trace) f.maskKey = hex(s.maskKey);
     if (s.preview) {
@@ -347,8 +347,7 @@ class WebSocketDissector implements Dissector {
       opcode: s.msgOpcode,
       compressed: s.msgCompressed,
       length: body ? body.length : s.msgUseful,
-      // Its bytes are shown through its frames.
-      wire: { dir, start: s.msgStart, end, role: dir === 0 ? 'request' : 'push', useful: s.msgUseful, rawPreview: 0, fragments: s.msgFragments },
+      wire: { dir, start: s.msgStart, end, role: dir === 0 ? 'request' : 'push', useful: s.msgUseful, fragments: s.msgFragments },
     };
     if (body && ctx.options.keepBytes) {
       // A message of one uncompressed frame says what that frame said: decode it once.

@@ -18,19 +18,6 @@ export class WireBuffer {
     this.size += take;
   }
 
-  /** How many of the bytes [start, end) slice() would return, at most `max`. */
-  keptLength(start: number, end: number, max: number): number {
-    end = Math.min(end, start + max);
-    let filled = 0;
-    for (const p of this.parts) {
-      if (p.offset >= end) break;
-      const pEnd = p.offset + p.bytes.length;
-      if (pEnd <= start) continue;
-      filled = Math.max(filled, Math.min(end, pEnd) - start);
-    }
-    return filled;
-  }
-
   /** Bytes [start, end) as far as they are kept, at most `max` of them; bytes lost in a gap read as zeros. */
   slice(start: number, end: number, max: number): Uint8Array {
     end = Math.min(end, start + max);
