@@ -86,6 +86,11 @@ export interface AnalyzeOptions {
   maxHeldMessages?: number;
   /** Most warnings kept in the report; the rest are only counted. */
   maxWarnings?: number;
+  /**
+   * Count updates (default true). Off when nothing printed needs them (--payloads alone): the
+   * report's updates, steady state, latency and setup figures are then empty.
+   */
+  updates?: boolean;
   /** Awaited between chunks of input: resolves when the output can take more. */
   drain?: () => Promise<void> | undefined;
 }
@@ -125,6 +130,7 @@ class Analysis {
   private readonly protocols: Record<string, number> = {};
   private connectionCount = 0;
   private readonly tracker: UpdateTracker;
+  private readonly track: boolean;
   private readonly decoder = new PacketDecoder();
   private readonly reassembler: Reassembler;
   private readonly dissectOptions: DissectOptions;
@@ -139,6 +145,7 @@ class Analysis {
     this.maxWarnings = options.maxWarnings ?? 1000;
     this.dissectOptions = { ...DEFAULT_DISSECT_OPTIONS, ...options.dissect };
     this.tracker = new UpdateTracker(options.keepUpdates ?? false, options.onUpdate);
+    this.track = options.updates ?? true;
     const self = this;
     this.reassembler = new Reassembler({
       connection(conn: Connection) {
@@ -159,7 +166,7 @@ class Analysis {
         return new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions);
       },
       closed(conn: Connection) {
-        self.tracker.closed(conn);
+        if (self.track) self.tracker.closed(conn);
         const c = self.conns.get(conn.id);
         if (c && !c.closed) {
           c.closed = true;
@@ -167,7 +174,7 @@ class Analysis {
         }
       },
       forget(conn: Connection) {
-        self.tracker.forget(conn);
+        if (self.track) self.tracker.forget(conn);
         const c = self.conns.get(conn.id);
         if (c) {
           self.protocols[c.protocol] = (self.protocols[c.protocol] ?? 0) + 1;
@@ -175,7 +182,7 @@ class Analysis {
         }
       },
       segment(info: SegmentInfo) {
-        self.tracker.segment(info);
+        if (self.track) self.tracker.segment(info);
       },
       warning(frame: number, message: string) {
         self.warning(frame, message);
@@ -228,7 +235,7 @@ class Analysis {
   }
 
   private message(c: ConnectionReport, conn: Connection, m: Message): void {
-    this.tracker.message(conn, m);
+    if (this.track) this.tracker.message(conn, m);
     c.messageCount++;
     if (this.options.collectMessages) {
       c.messages.push(m);
@@ -240,7 +247,7 @@ class Analysis {
   private protocol(c: ConnectionReport, conn: Connection, protocol: string): void {
     // http may become sse or websocket, never the reverse.
     if (c.protocol === 'tcp' || protocol !== 'http') c.protocol = protocol;
-    this.tracker.setProtocol(conn, protocol);
+    if (this.track) this.tracker.setProtocol(conn, protocol);
   }
 
   finish(info: CaptureInfo, error: string | null): CaptureReport {

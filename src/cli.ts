@@ -97,6 +97,8 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
         stdout.write(s);
       });
       options.collectMessages = false;
+      // Alone, --payloads prints no figure: counting updates would be work thrown away.
+      if (!flags.stats) options.updates = false;
       options.onMessage = (c, m) => printer.message(c, m);
       options.onMessages = (c, final) => printer.connection(c, final);
     }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { run } from './helpers/run.js';
 import { analyze, messages, pcapFile, session } from './helpers/synth.js';
@@ -81,6 +82,22 @@ describe('memory', () => {
     expect([collected.updates.length, collected.updateCount]).toEqual([0, 3]);
     const kept = await analyzeFile('fixtures/demo-ws.pcap', { keepUpdates: true });
     expect(kept.updates.map((u) => u.index)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('--payloads alone counts no updates', () => {
+  test('the same messages with and without update counting; --payloads --stats still prints both', async () => {
+    const { analyzeFile } = await import('../src/analyze.js');
+    const counted = await analyzeFile('fixtures/demo-ws.pcap', { collectMessages: true });
+    const uncounted = await analyzeFile('fixtures/demo-ws.pcap', { collectMessages: true, updates: false });
+    expect(uncounted.connections.map((c) => c.messages)).toEqual(counted.connections.map((c) => c.messages));
+    expect([counted.updateCount, uncounted.updateCount, uncounted.steady]).toEqual([3, 0, null]);
+    const alone = (await run('--payloads', 'fixtures/demo-ws.pcap')).stdout;
+    const both = (await run('--payloads', '--stats', 'markdown', 'fixtures/demo-ws.pcap')).stdout;
+    // With --stats the updates are counted: the tables are the markdown golden's (figures checked
+    // against tshark), where --payloads alone ends with a blank line.
+    expect(alone.endsWith('\n\n')).toBe(true);
+    expect(both).toBe(alone.slice(0, -1) + readFileSync('test/golden/demo-ws.pcap.markdown.txt', 'utf8'));
   });
 });
 
