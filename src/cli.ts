@@ -10,7 +10,8 @@ import { renderStats, STATS_FORMATS, type StatsFormat } from './report/stats.js'
 import { renderSummary } from './report/summary.js';
 
 interface Writable {
-  write(s: string): unknown;
+  /** Text, or bytes already encoded as UTF-8 (--payloads renders straight to bytes). */
+  write(s: string | Uint8Array): unknown;
   writableNeedDrain?: boolean;
   once?(event: 'drain', fn: () => void): unknown;
 }
@@ -91,10 +92,10 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
       // Messages are rendered as they come and printed as each connection ends: memory stays
       // bounded whatever the capture's size, and no message is held with its bytes.
       let headed = false;
-      const printer = new PayloadPrinter((s) => {
+      const printer = new PayloadPrinter((b) => {
         if (!headed) stdout.write(payloadsHeader(file));
         headed = true;
-        stdout.write(s);
+        stdout.write(b);
       });
       options.collectMessages = false;
       // Alone, --payloads prints no figure: counting updates would be work thrown away.

@@ -17,6 +17,11 @@ const NOT_PLAIN = new RegExp(`[${TERMINAL_UNSAFE}]`);
  * for the usual text one scan answers both, and a printer need not scan it again.
  */
 export function textOf(b: Uint8Array, plain?: { plain: boolean }): string | null {
+  // Most payloads are printable ASCII: then the bytes are the text, and nothing needs escaping.
+  if (isPrintableAscii(b)) {
+    if (plain) plain.plain = true;
+    return latin1.decode(b);
+  }
   let s: string;
   try {
     s = utf8.decode(b);
@@ -29,13 +34,69 @@ export function textOf(b: Uint8Array, plain?: { plain: boolean }): string | null
   return isPlain || !CONTROL.test(s) ? s : null;
 }
 
+/**
+ * True when every byte is printable ASCII (0x20-0x7e). Four bytes at a time: in the lowest
+ * failing lane (no carry or borrow reaches it from the passing lanes below) x - 0x20 sets the
+ * high bit for a byte below 0x20 or of 0xff, and x + 1 for 0x7f to 0xfe; passing lanes set none.
+ */
+export function isPrintableAscii(b: Uint8Array): boolean {
+  const n = b.length;
+  let i = 0;
+  if (n >= 64) {
+    while ((b.byteOffset + i) & 3) {
+      const c = b[i++];
+      if (c < 0x20 || c > 0x7e) return false;
+    }
+    const words = new Uint32Array(b.buffer, b.byteOffset + i, (n - i) >> 2);
+    for (let k = 0; k < words.length; k++) {
+      const x = words[k];
+      if (((x - 0x20202020) | (x + 0x01010101)) & 0x80808080) return false;
+    }
+    i += words.length << 2;
+  }
+  for (; i < n; i++) {
+    const c = b[i];
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/**
+ * True when the bytes are lines of printable ASCII: besides 0x20-0x7e only TAB, LF, and CR
+ * right before an LF. Wire text (HTTP heads, chunked bodies, SSE events) that passes shows as
+ * it is, CRLF as LF; a word failing isPrintableAscii's test is looked at byte by byte.
+ */
+export function isAsciiLines(b: Uint8Array): boolean {
+  const n = b.length;
+  let i = 0;
+  if (n >= 64) {
+    while ((b.byteOffset + i) & 3) if (!lineByteOk(b, i++)) return false;
+    const words = new Uint32Array(b.buffer, b.byteOffset + i, (n - i) >> 2);
+    for (let k = 0; k < words.length; k++) {
+      const x = words[k];
+      if (((x - 0x20202020) | (x + 0x01010101)) & 0x80808080) {
+        const at = i + (k << 2);
+        if (!lineByteOk(b, at) || !lineByteOk(b, at + 1) || !lineByteOk(b, at + 2) || !lineByteOk(b, at + 3)) return false;
+      }
+    }
+    i += words.length << 2;
+  }
+  for (; i < n; i++) if (!lineByteOk(b, i)) return false;
+  return true;
+}
+
+function lineByteOk(b: Uint8Array, i: number): boolean {
+  const c = b[i];
+  return (c >= 0x20 && c <= 0x7e) || c === 0x0a || c === 0x09 || (c === 0x0d && b[i + 1] === 0x0a);
+}
+
 /** Text or hex, as the JSON output carries payloads. */
 export function textOrHex(b: Uint8Array): { text: string } | { hex: string } {
   const t = textOf(b);
   return t !== null ? { text: t } : { hex: hex(b) };
 }
 
-const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+export const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function hex(b: Uint8Array, sep = ''): string {
   if (!sep) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import type { Dir, StreamChunk } from '../reassembly/types.js';
-import { ByteKeeper, copyBytes, hex, textOf } from './bytes.js';
+import { ByteKeeper, copyBytes, hex, HEX_PAIRS, textOf } from './bytes.js';
 import { headerValue } from './headers.js';
 import type { DissectContext, Dissector, DissectorSpec, HeaderList, Role, WsFrame, WsMessage } from './types.js';
 
@@ -293,7 +293,10 @@ class WebSocketDissector implements Dissector {
       payloadLength: s.payloadLength,
       wire: { dir, start: s.frameStart, end, role, useful: control ? 0 : s.payloadLength },
     };
-    if (s.masked && ctx.options.trace) f.maskKey = hex(s.maskKey);
+    if (s.masked && ctx.options.trace) {
+      const k = s.maskKey;
+      f.maskKey = HEX_PAIRS[k[0]] + HEX_PAIRS[k[1]] + HEX_PAIRS[k[2]] + HEX_PAIRS[k[3]];
+    }
     if (s.preview) {
       const raw = Buffer.allocUnsafe(s.hdrLen + s.previewKept);
       raw.set(s.hdr.subarray(0, s.hdrLen));

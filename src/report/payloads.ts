@@ -1,5 +1,5 @@
 import type { ConnectionReport } from '../analyze.js';
-import { hex } from '../dissect/bytes.js';
+import { hex, isAsciiLines } from '../dissect/bytes.js';
 import type { Message, WsFrame, WsMessage } from '../dissect/types.js';
 import { closeCodeMeaning, FRAME_PREVIEW, OPCODE } from '../dissect/websocket.js';
 import { messageHex } from './json.js';
@@ -10,10 +10,151 @@ const OPCODE_NAMES: Record<number, string> = { 0: 'continuation', 1: 'text', 2: 
 /** Hex of a frame longer than this is cut, with its length said. */
 const MAX_HEX_BYTES = FRAME_PREVIEW;
 const utf8 = new TextDecoder('utf-8');
+const EMPTY = new Uint8Array(0);
+const HEX_DIGITS = '0123456789abcdef';
 
-function wireText(b: Uint8Array | undefined): string {
-  if (!b || b.length === 0) return '';
-  return safeText(utf8.decode(b));
+/**
+ * Rendered output as UTF-8 bytes. A connection's messages wait here until it is printed: off
+ * the JS heap, where held strings would outlive the young generation and cost the GC a copy.
+ */
+export class ByteOut {
+  buf: Buffer;
+  len = 0;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafeSlow(size);
+  }
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = Math.max(64, this.buf.length * 2);
+    while (size < this.len + n) size *= 2;
+    const b = Buffer.allocUnsafeSlow(size);
+    this.buf.copy(b, 0, 0, this.len);
+    this.buf = b;
+  }
+
+  /** Any string, as UTF-8. */
+  text(s: string): void {
+    const n = s.length;
+    // Most pieces are short and ASCII (labels, numbers, notes): a loop beats a call into C++.
+    if (n < 48) {
+      this.room(n);
+      const buf = this.buf;
+      let o = this.len;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[o++] = c;
+      }
+      this.len = o;
+      if (i === n) return;
+      s = s.slice(i);
+    }
+    this.room(s.length * 3); // the most UTF-8 bytes one UTF-16 unit can need
+    this.len += this.buf.write(s, this.len);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  /** A non-negative integer in decimal. */
+  int(v: number): void {
+    if (v >= 0 && v < 10) {
+      this.room(1);
+      this.buf[this.len++] = 0x30 + v;
+    } else this.text(String(v));
+  }
+
+  /** Hex pairs separated by spaces, as Wireshark's bytes pane shows them. */
+  hex(b: Uint8Array): void {
+    this.room(b.length * 3);
+    const buf = this.buf;
+    let o = this.len;
+    for (let i = 0; i < b.length; i++) {
+      if (i > 0) buf[o++] = 0x20;
+      buf[o++] = HEX_DIGITS.charCodeAt(b[i] >> 4);
+      buf[o++] = HEX_DIGITS.charCodeAt(b[i] & 15);
+    }
+    this.len = o;
+  }
+
+  /** Printable ASCII as itself, every other byte as '.' (sanitize.dots, in bytes). */
+  dots(b: Uint8Array): void {
+    this.room(b.length);
+    const buf = this.buf;
+    let o = this.len;
+    for (let i = 0; i < b.length; i++) buf[o++] = b[i] >= 0x20 && b[i] < 0x7f ? b[i] : 0x2e;
+    this.len = o;
+  }
+
+  /**
+   * Wire bytes as multi-line text: safeText(utf8 of b) without its final line end. Printable
+   * ASCII, tabs and line ends (CRLF as LF) are copied as they are; anything else takes the
+   * string path, which decodes and escapes.
+   */
+  wireText(b: Uint8Array | undefined): void {
+    if (!b || b.length === 0) return;
+    if (!isAsciiLines(b)) {
+      this.text(safeText(utf8.decode(b)).replace(/\n?$/, ''));
+      return;
+    }
+    let from = 0;
+    for (let cr = b.indexOf(0x0d); cr >= 0; cr = b.indexOf(0x0d, from)) {
+      this.bytes(b.subarray(from, cr));
+      from = cr + 1;
+    }
+    this.bytes(from === 0 ? b : b.subarray(from));
+    if (this.buf[this.len - 1] === 0x0a) this.len--;
+  }
+
+  /** Where a message lies: its frames and the time of its first byte. */
+  where(m: Message): void {
+    const f = m.frames;
+    if (f.length === 0) this.text('no frame');
+    else {
+      this.text(f.length === 1 ? 'frame ' : 'frames ');
+      this.int(f[0]);
+      if (f.length > 1) {
+        this.text('-');
+        this.int(f[f.length - 1]);
+      }
+    }
+    this.text(', ');
+    this.seconds(m.time);
+    this.text(' s');
+  }
+
+  /**
+   * t.toFixed(6), without the string. toFixed rounds the double's exact value; a time that is
+   * a whole number of nanoseconds (as the analysis makes them) is within 0.1 ns of it, so the
+   * nanoseconds round to the same microsecond unless they end in exactly 500: those, and any
+   * other time, are left to toFixed.
+   */
+  seconds(t: number): void {
+    const ns = Math.round(t * 1e9);
+    const r = ns % 1000;
+    if (!(t >= 0 && t < 1e6 && ns / 1e9 === t && r !== 500)) {
+      this.text(t.toFixed(6));
+      return;
+    }
+    const us = (ns - r) / 1000 + (r > 500 ? 1 : 0);
+    const whole = Math.floor(us / 1e6);
+    let frac = us - whole * 1e6;
+    this.int(whole);
+    this.room(7);
+    const buf = this.buf;
+    const o = this.len;
+    buf[o] = 0x2e;
+    for (let k = 6; k >= 1; k--) {
+      buf[o + k] = 0x30 + (frac % 10);
+      frac = Math.floor(frac / 10);
+    }
+    this.len = o + 7;
+  }
 }
 
 /** A WebSocket text for one line: escaped, unless decoding it found nothing to escape. */
@@ -21,79 +162,104 @@ function lineOf(m: WsFrame | WsMessage): string {
   return m.wire.plainText ? m.text! : safeLine(m.text!);
 }
 
-function where(m: Message): string {
-  const f = m.frames.length === 0 ? 'no frame' : m.frames.length === 1 ? `frame ${m.frames[0]}` : `frames ${m.frames[0]}-${m.frames[m.frames.length - 1]}`;
-  return `${f}, ${m.time.toFixed(6)} s`;
-}
+const SIDE_NONE = 0;
+const SIDE_C = 1;
+const SIDE_S = 2;
 
 /**
- * One message as printed: its lines, and where it sorts. A WebSocket frame's label (C1, S2...)
- * is given when the connection is printed, in time order.
+ * Writes one message as the write-up's Payloads sections show it; returns false when it is not
+ * shown, and for a WebSocket frame, the side whose label (C1, S2...) it takes when printed.
  */
-interface Block {
-  time: number;
-  frame: number;
-  side: 'C' | 'S' | null;
-  text: string;
-}
-
-/** The lines of one message, as the write-up's Payloads sections show them; null for none. */
-function renderMessage(m: Message): Block | null {
-  const arrow = m.from === 'client' ? '>>' : '<<';
-  const block = (text: string, side: 'C' | 'S' | null = null): Block => {
-    // Held until the connection is printed: an indexed read makes V8 flatten the rope of
-    // pieces a template builds into one string, one object to keep instead of dozens.
-    text.charCodeAt(0);
-    return { time: m.time, frame: m.frames[0] ?? 0, side, text };
-  };
+function renderMessage(o: ByteOut, m: Message): number | false {
+  const arrow = m.from === 'client' ? '>> ' : '<< ';
   switch (m.kind) {
     case 'http-request':
     case 'http-response': {
       const what = m.kind === 'http-request' ? `${m.method} ${m.target}` : `${m.status} ${m.reason}${m.bodyLength === null ? ' (event stream)' : ''}`;
-      const out = [`${arrow} ${m.from} HTTP ${safeLine(what)} [${where(m)}]`, wireText(m.wire.raw).replace(/\n?$/, '')];
+      o.text(arrow);
+      o.text(m.from);
+      o.text(' HTTP ');
+      o.text(safeLine(what));
+      o.text(' [');
+      o.where(m);
+      o.text(']\n');
+      o.wireText(m.wire.raw);
       const encoding = m.headers.find(([k]) => k.toLowerCase() === 'content-encoding')?.[1];
       if (encoding && m.wire.payload && (m.body !== undefined || m.bodyHex !== undefined)) {
-        out.push(`   [${safeLine(encoding)} body decoded: ${m.wire.payload.length} bytes]`);
-        out.push(m.body !== undefined ? safeText(m.body) : `   ${m.bodyHex}`);
+        o.text(`\n   [${safeLine(encoding)} body decoded: ${m.wire.payload.length} bytes]\n`);
+        o.text(m.body !== undefined ? safeText(m.body) : `   ${m.bodyHex}`);
       }
-      if (m.bodyTruncated) out.push('   [body cut: only the beginning is kept]');
-      return block(out.join('\n'));
+      if (m.bodyTruncated) o.text('\n   [body cut: only the beginning is kept]');
+      return SIDE_NONE;
     }
     case 'sse-event':
-      return block(
-        `${arrow} server SSE event [${where(m)}]\n${wireText(m.wire.raw).replace(/\n?$/, '')}\n` +
-          `   => event: ${safeLine(m.event)}${m.id !== undefined ? `, id: ${safeLine(m.id)}` : ''}${m.retry !== undefined ? `, retry: ${m.retry}` : ''}, data: ${safeLine(m.data)}`,
-      );
+      o.text(arrow);
+      o.text('server SSE event [');
+      o.where(m);
+      o.text(']\n');
+      o.wireText(m.wire.raw);
+      o.text(`\n   => event: ${safeLine(m.event)}${m.id !== undefined ? `, id: ${safeLine(m.id)}` : ''}${m.retry !== undefined ? `, retry: ${m.retry}` : ''}, data: ${safeLine(m.data)}`);
+      return SIDE_NONE;
     case 'sse-comment':
-      return block(`${arrow} server SSE comment [${where(m)}]: ${safeLine(m.text)}`);
+      o.text(arrow);
+      o.text('server SSE comment [');
+      o.where(m);
+      o.text(`]: ${safeLine(m.text)}`);
+      return SIDE_NONE;
     case 'ws-frame': {
-      const raw = m.wire.raw ?? new Uint8Array(0);
-      const shown = raw.subarray(0, MAX_HEX_BYTES);
+      const raw = m.wire.raw ?? EMPTY;
+      const shown = raw.length > MAX_HEX_BYTES ? raw.subarray(0, MAX_HEX_BYTES) : raw;
       const kept = m.wire.rawLength ?? raw.length;
-      let line = `${hex(shown, ' ')}${kept > shown.length ? ` ... (${kept} bytes)` : ''}`;
-      const notes: string[] = [OPCODE_NAMES[m.opcode] ?? `opcode ${m.opcode}`];
-      if (!m.fin) notes.push('not final');
-      if (m.rsv1) notes.push('compressed');
-      if (m.masked) notes.push(`masked, key ${m.maskKey}`);
-      if (m.opcode === OPCODE.CLOSE) {
-        notes.push(m.closeCode !== undefined ? `code ${m.closeCode} (${closeCodeMeaning(m.closeCode)})${m.closeReason ? `, reason ${JSON.stringify(safeLine(m.closeReason))}` : ''}` : 'no payload');
+      o.hex(shown);
+      if (kept > shown.length) {
+        o.text(' ... (');
+        o.int(kept);
+        o.text(' bytes)');
       }
+      o.text('   ');
       const payload = m.wire.payload;
-      let text = '';
-      if (m.opcode !== OPCODE.CLOSE && payload && payload.length > 0 && !m.rsv1) text = m.text !== undefined ? lineOf(m) : dots(payload.subarray(0, MAX_HEX_BYTES));
-      line += `   ${text ? `${text}  ` : ''}(${notes.join(', ')}) [${where(m)}]`;
-      return block(line, m.from === 'client' ? 'C' : 'S');
+      if (m.opcode !== OPCODE.CLOSE && payload && payload.length > 0 && !m.rsv1) {
+        if (m.text === undefined) {
+          o.dots(payload.subarray(0, MAX_HEX_BYTES));
+          o.text('  ');
+        } else if (m.text.length > 0) {
+          // Plain text as long as its bytes is those bytes, ASCII: copied, not encoded again.
+          if (m.wire.plainText && m.text.length === payload.length) o.bytes(payload);
+          else o.text(lineOf(m));
+          o.text('  ');
+        }
+      }
+      o.text('(');
+      o.text(OPCODE_NAMES[m.opcode] ?? `opcode ${m.opcode}`);
+      if (!m.fin) o.text(', not final');
+      if (m.rsv1) o.text(', compressed');
+      if (m.masked) {
+        o.text(', masked, key ');
+        o.text(String(m.maskKey));
+      }
+      if (m.opcode === OPCODE.CLOSE) {
+        o.text(', ');
+        o.text(m.closeCode !== undefined ? `code ${m.closeCode} (${closeCodeMeaning(m.closeCode)})${m.closeReason ? `, reason ${JSON.stringify(safeLine(m.closeReason))}` : ''}` : 'no payload');
+      }
+      o.text(') [');
+      o.where(m);
+      o.text(']');
+      return m.from === 'client' ? SIDE_C : SIDE_S;
     }
     case 'ws-message': {
       // A one-frame uncompressed message was shown whole on its frame's line.
-      if ((m.wire.fragments ?? 1) <= 1 && !m.compressed) return null;
+      if ((m.wire.fragments ?? 1) <= 1 && !m.compressed) return false;
       const body = m.text !== undefined ? lineOf(m) : messageHex(m) ?? '';
-      return block(`   => ${m.from} message (${OPCODE_NAMES[m.opcode] ?? m.opcode}${m.compressed ? ', inflated' : ''}, ${m.length} bytes): ${body}`);
+      o.text(`   => ${m.from} message (${OPCODE_NAMES[m.opcode] ?? m.opcode}${m.compressed ? ', inflated' : ''}, ${m.length} bytes): ${body}`);
+      return SIDE_NONE;
     }
     case 'data': {
-      const head = `${arrow} ${m.from} ${m.length} byte${m.length === 1 ? '' : 's'} [${where(m)}]`;
-      if (m.text !== undefined) return block(`${head}\n${safeText(m.text).replace(/\n$/, '')}`);
-      return block(m.wire.raw ? `${head}\n${hexDump(m.wire.raw)}` : head);
+      o.text(`${arrow}${m.from} ${m.length} byte${m.length === 1 ? '' : 's'} [`);
+      o.where(m);
+      o.text(']');
+      if (m.text !== undefined) o.text(`\n${safeText(m.text).replace(/\n$/, '')}`);
+      else if (m.wire.raw) o.text(`\n${hexDump(m.wire.raw)}`);
+      return SIDE_NONE;
     }
   }
 }
@@ -113,29 +279,39 @@ export function payloadsHeader(file: string): string {
 
 interface ConnectionState {
   printed: boolean;
-  counters: { C: number; S: number };
-  blocks: Block[];
+  /** Labels given so far, by side: C1, C2... and S1, S2... */
+  counters: [number, number, number];
+  /** The rendered messages not yet printed, back to back; block i starts at starts[i]. */
+  out: ByteOut;
+  starts: number[];
+  times: number[];
+  frames: number[];
+  sides: number[];
   /** Messages since the last print, those shown through others included. */
   held: number;
 }
 
+/** A connection's rendered text is kept in a buffer of this size to start with, and again after a print. */
+const OUT_START = 4096;
+const OUT_KEEP = 256 * 1024;
+
 /**
  * Prints each connection's messages in time order when the connection ends (or every
  * `maxHeld` messages, as a "continued" section), so a capture of any size streams through in
- * bounded memory. Each message is rendered as it arrives: what a connection holds until it is
- * printed is its text, not its messages with their bytes.
+ * bounded memory. Each message is rendered to bytes as it arrives: what a connection holds
+ * until it is printed is its output, not its messages.
  */
 export class PayloadPrinter {
   private states = new Map<number, ConnectionState>();
   constructor(
-    private readonly write: (s: string) => void,
+    private readonly write: (b: Uint8Array) => void,
     private readonly maxHeld = 1000,
   ) {}
 
   private state(c: ConnectionReport): ConnectionState {
     let st = this.states.get(c.id);
     if (!st) {
-      st = { printed: false, counters: { C: 0, S: 0 }, blocks: [], held: 0 };
+      st = { printed: false, counters: [0, 0, 0], out: new ByteOut(OUT_START), starts: [], times: [], frames: [], sides: [], held: 0 };
       this.states.set(c.id, st);
     }
     return st;
@@ -143,8 +319,14 @@ export class PayloadPrinter {
 
   message(c: ConnectionReport, m: Message): void {
     const st = this.state(c);
-    const b = renderMessage(m);
-    if (b) st.blocks.push(b);
+    const start = st.out.len;
+    const side = renderMessage(st.out, m);
+    if (side !== false) {
+      st.starts.push(start);
+      st.times.push(m.time);
+      st.frames.push(m.frames[0] ?? 0);
+      st.sides.push(side);
+    }
     if (++st.held >= this.maxHeld) this.flush(c, st);
   }
 
@@ -156,15 +338,34 @@ export class PayloadPrinter {
   }
 
   private flush(c: ConnectionReport, st: ConnectionState): void {
-    const out = [`--- connection #${c.id}: ${c.client} -> ${c.server} (${c.protocol})${st.printed ? ', continued' : ''} ---`];
+    const { out, starts, times, frames, sides } = st;
+    const n = starts.length;
+    // In time order; messages of the same time and frame keep the order they completed in.
+    // They mostly come in order already: then no sort.
+    const order = Array.from({ length: n }, (_, i) => i);
+    let sorted = true;
+    for (let i = 1; i < n && sorted; i++) sorted = times[i - 1] < times[i] || (times[i - 1] === times[i] && frames[i - 1] <= frames[i]);
+    if (!sorted) order.sort((a, b) => times[a] - times[b] || frames[a] - frames[b] || a - b);
+    // Room for every block, its label (a letter, up to 16 digits, ': ') and its line end.
+    const head = `\n--- connection #${c.id}: ${c.client} -> ${c.server} (${c.protocol})${st.printed ? ', continued' : ''} ---`;
+    const text = new ByteOut(out.len + n * 20 + head.length * 3 + 1);
+    text.text(head);
+    for (const i of order) {
+      text.text('\n');
+      if (sides[i] !== SIDE_NONE) {
+        text.text(sides[i] === SIDE_C ? 'C' : 'S');
+        text.int(++st.counters[sides[i]]);
+        text.text(': ');
+      }
+      text.bytes(out.buf.subarray(starts[i], i + 1 < n ? starts[i + 1] : out.len));
+    }
+    text.text('\n');
     st.printed = true;
-    // A stable sort: messages of the same time and frame keep the order they completed in.
-    const blocks = st.blocks.sort((a, b) => a.time - b.time || a.frame - b.frame);
-    for (const b of blocks) out.push(b.side ? `${b.side}${++st.counters[b.side]}: ${b.text}` : b.text);
-    st.blocks = [];
     st.held = 0;
-    // Two writes: prepending to the rendered text would copy all of it once more.
-    this.write('\n');
-    this.write(out.join('\n') + '\n');
+    starts.length = times.length = frames.length = sides.length = 0;
+    // A long connection's buffer is not kept at its largest between prints.
+    if (out.buf.length > OUT_KEEP) st.out = new ByteOut(OUT_START);
+    else out.len = 0;
+    this.write(text.buf.subarray(0, text.len));
   }
 }

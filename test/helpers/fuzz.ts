@@ -122,7 +122,7 @@ export async function exercise(input: Uint8Array): Promise<void> {
   if (doc.captures[0].connections.length !== report.connectionCount) throw new Error('--json lost a connection');
   // Pass 2: the payload dump, as --payloads prints it.
   let payloads = '';
-  const printer = new PayloadPrinter((s) => (payloads += s), 50);
+  const printer = new PayloadPrinter((b) => (payloads += Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')), 50);
   await analyze({ onMessage: (c, m) => printer.message(c, m), onMessages: (c, final) => printer.connection(c, final) });
   const outputs: Record<string, string> = {
     summary: renderSummary(report, 100),

@@ -26,7 +26,8 @@ export interface RunResult {
 export async function run(...args: string[]): Promise<RunResult> {
   let stdout = '';
   let stderr = '';
-  const code = await main(args, { write: (s: string) => (stdout += s) }, { write: (s: string) => (stderr += s) });
+  const text = (s: string | Uint8Array) => (typeof s === 'string' ? s : Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('utf8'));
+  const code = await main(args, { write: (s) => (stdout += text(s)) }, { write: (s) => (stderr += text(s)) });
   return { code, stdout, stderr };
 }
 
