@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { isAsciiLines, isPrintableAscii, TERMINAL_UNSAFE, textOf } from '../src/dissect/bytes.js';
+import { ascii, isAsciiLines, isPrintableAscii, TERMINAL_UNSAFE, textOf } from '../src/dissect/bytes.js';
 
 // Bytes that are mostly printable, with now and then a byte from the edges of the range
 // (controls, DEL, UTF-8 lead and continuation bytes), at any offset in a larger buffer so the
@@ -60,6 +60,13 @@ describe('byte scans', () => {
     // A CR whose LF is the first byte past the end does not count: the view ends before it.
     const line = new TextEncoder().encode(`${'x'.repeat(70)}\r\n`);
     expect([isAsciiLines(line), isAsciiLines(line.subarray(0, 71))]).toEqual([true, false]);
+  });
+
+  test('ascii() reads every byte as the ISO-8859-1 decoder does, from any view', () => {
+    const all = Uint8Array.from({ length: 260 }, (_, i) => i & 0xff);
+    const latin1 = new TextDecoder('latin1');
+    expect(ascii(all)).toBe(latin1.decode(all));
+    expect(ascii(all.subarray(3, 200))).toBe(latin1.decode(all.subarray(3, 200)));
   });
 
   test('textOf decodes and judges text as its definition says, fast path or not', () => {
