@@ -138,6 +138,13 @@ export class ByteKeeper {
     this.length += take;
   }
 
+  /** n bytes that were never captured, kept as zeros: no more of them are made than the cap takes. */
+  addZeros(n: number): void {
+    const take = Math.max(0, Math.min(n, this.cap - this.length));
+    if (take < n && n > 0) this.truncated = true;
+    if (take > 0) this.addOwned(new Uint8Array(take));
+  }
+
   /** Like add, for bytes the caller made for the keeper and will not touch again: no copy. */
   addOwned(b: Uint8Array): void {
     if (this.length + b.length > this.cap) return this.add(b);

@@ -13,6 +13,12 @@ const NO_FRAMES: number[] = [];
 const PLAIN = { plain: false };
 /** A frame is shown by the hex of its first wire bytes: only these are kept for display. */
 export const FRAME_PREVIEW = 64;
+/**
+ * A kept payload announced at up to this size gets one buffer of that size when its header is
+ * read, filled (and unmasked) as its bytes come; a larger one is kept in parts, so a header
+ * claiming a huge length reserves nothing before the bytes exist.
+ */
+const ONE_BUFFER_MAX = 64 * 1024;
 
 /** RFC 6455 §7.4.1 and the IANA registry: what a close code means. */
 export const CLOSE_CODES: Record<number, string> = {
@@ -76,13 +82,21 @@ class Side {
   payloadLength = 0;
   remaining = 0;
   frameStart = 0;
-  payload: ByteKeeper | null = null;
+  /** The payload is kept (for display, a control frame, or inflating). */
+  keep = false;
+  /** The kept payload: in one buffer of its announced size, filled up to payloadFill; or in parts. */
+  payloadBuf: Uint8Array | null = null;
+  payloadFill = 0;
+  payloadParts: ByteKeeper | null = null;
   lostBytes = 0;
   // the message being assembled from fragments
   msgOpcode = -1;
   msgStart = 0;
   msgCompressed = false;
   msgUseful = 0;
+  /** The message's bytes are kept: its first fragment's payload, then, once a second comes, all in parts. */
+  msgKeep = false;
+  msgFirst: Uint8Array | null = null;
   msgParts: ByteKeeper | null = null;
   /** Frames that carried the message's fragments (not control frames sent between them). */
   msgFrames: number[] = [];
@@ -163,16 +177,7 @@ class WebSocketDissector implements Dissector {
         }
         s.keptEnd = c.offset + i + n;
       }
-      if (s.payload) {
-        const part = copyBytes(b.subarray(i, i + n));
-        if (s.masked) {
-          // The key index continues where the previous chunk left off.
-          const k = s.maskKey;
-          const base = s.payloadLength - s.remaining;
-          for (let j = 0; j < part.length; j++) part[j] ^= k[(base + j) & 3];
-        }
-        s.payload.addOwned(part);
-      }
+      if (s.keep) this.keepPayload(s, b, i, n);
       s.remaining -= n;
       i += n;
       if (s.remaining === 0) this.frameDone(dir, s, c.offset + i);
@@ -190,7 +195,11 @@ class WebSocketDissector implements Dissector {
         s.preview.fill(0, s.previewLen, s.previewLen + t);
         s.previewLen += t;
       }
-      if (s.payload) s.payload.add(new Uint8Array(length));
+      if (s.payloadBuf) {
+        const t = Math.min(length, s.payloadBuf.length - s.payloadFill);
+        s.payloadBuf.fill(0, s.payloadFill, s.payloadFill + t);
+        s.payloadFill += t;
+      } else s.payloadParts?.addZeros(length);
       this.ctx.warn(frame, `${length} bytes of a WebSocket payload were not captured; the frame is kept, its payload is incomplete`);
       if (s.remaining === 0) this.frameDone(dir, s, _offset + length);
       return;
@@ -207,6 +216,29 @@ class WebSocketDissector implements Dissector {
       this.ctx.warn(frame, `connection closed inside a WebSocket frame (${s.state === State.PAYLOAD ? `${s.remaining} payload bytes missing` : 'header cut short'})`);
     }
     s.state = State.DEAD;
+  }
+
+  /** Keeps payload bytes b[i, i+n), unmasked. */
+  private keepPayload(s: Side, b: Uint8Array, i: number, n: number): void {
+    // The key index continues where the previous chunk left off.
+    const base = s.payloadLength - s.remaining;
+    const buf = s.payloadBuf;
+    if (buf) {
+      const take = Math.min(n, buf.length - s.payloadFill);
+      const o = s.payloadFill;
+      if (s.masked) {
+        const k = s.maskKey;
+        for (let j = 0; j < take; j++) buf[o + j] = b[i + j] ^ k[(base + j) & 3];
+      } else buf.set(i === 0 && take === b.length ? b : b.subarray(i, i + take), o);
+      s.payloadFill += take;
+      return;
+    }
+    const part = copyBytes(b.subarray(i, i + n));
+    if (s.masked) {
+      const k = s.maskKey;
+      for (let j = 0; j < part.length; j++) part[j] ^= k[(base + j) & 3];
+    }
+    s.payloadParts!.addOwned(part);
   }
 
   private headerLength(s: Side): number {
@@ -268,18 +300,28 @@ class WebSocketDissector implements Dissector {
         // Without frame tracing there are no frames to collect: no array per message.
         s.msgFrames = this.ctx.options.trace ? [] : NO_FRAMES;
         s.msgFragments = 0;
-        s.msgParts = this.ctx.options.keepBytes || s.msgCompressed ? new ByteKeeper(this.ctx.options.maxInflatedBytes) : null;
+        s.msgKeep = this.ctx.options.keepBytes || s.msgCompressed;
+        s.msgFirst = null;
+        s.msgParts = null;
       }
     }
-    const keep = control || this.ctx.options.keepBytes || (s.msgCompressed && !control);
-    s.payload = keep ? new ByteKeeper(control ? 125 : this.ctx.options.maxInflatedBytes) : null;
+    s.keep = control || this.ctx.options.keepBytes || (s.msgCompressed && !control);
+    s.payloadFill = 0;
+    s.payloadBuf = null;
+    s.payloadParts = null;
+    if (s.keep) {
+      const cap = control ? 125 : this.ctx.options.maxInflatedBytes;
+      if (s.payloadLength <= ONE_BUFFER_MAX) s.payloadBuf = Buffer.allocUnsafe(Math.min(s.payloadLength, cap));
+      else s.payloadParts = new ByteKeeper(cap);
+    }
     return true;
   }
 
   private frameDone(dir: Dir, s: Side, end: number): void {
     const ctx = this.ctx;
     const control = s.opcode >= 8;
-    const payload = s.payload ? s.payload.bytes() : null;
+    const buf = s.payloadBuf;
+    const payload = buf ? (s.payloadFill === buf.length ? buf : buf.subarray(0, s.payloadFill)) : s.payloadParts ? s.payloadParts.bytes() : null;
     let role: Role = 'none';
     const f: WsFrame = {
       kind: 'ws-frame',
@@ -321,25 +363,36 @@ class WebSocketDissector implements Dissector {
     }
     if (control) role = s.opcode === OPCODE.CLOSE ? 'close' : 'control';
     f.wire.role = role;
-    // The frame's bytes as they were on the wire come from the connection's wire buffer.
     ctx.emit(f);
     if (ctx.options.keepBytes) s.lastFrame = f; // only its decoded text is ever reused
     if (!control && s.msgOpcode >= 0) {
       s.msgUseful += s.payloadLength;
       s.msgFragments++;
       for (const fr of f.frames) if (s.msgFrames.length === 0 || s.msgFrames[s.msgFrames.length - 1] !== fr) if (!s.msgFrames.includes(fr)) s.msgFrames.push(fr);
-      if (s.msgParts && payload) s.msgParts.addOwned(payload); // shared read-only with the frame
+      // Shared read-only with the frame; most messages are one frame, and need no joining.
+      if (s.msgKeep && payload) {
+        if (s.msgParts) s.msgParts.addOwned(payload);
+        else if (s.msgFirst === null) s.msgFirst = payload;
+        else {
+          s.msgParts = new ByteKeeper(ctx.options.maxInflatedBytes);
+          s.msgParts.addOwned(s.msgFirst);
+          s.msgParts.addOwned(payload);
+          s.msgFirst = null;
+        }
+      }
       if (s.fin) this.messageDone(dir, s, end);
     }
     s.state = State.HEADER;
     s.hdrLen = 0;
-    s.payload = null;
+    s.keep = false;
+    s.payloadBuf = null;
+    s.payloadParts = null;
     if (s.msgOpcode < 0) ctx.release(dir, end);
   }
 
   private messageDone(dir: Dir, s: Side, end: number): void {
     const ctx = this.ctx;
-    let body = s.msgParts ? s.msgParts.bytes() : null;
+    let body = s.msgParts ? s.msgParts.bytes() : s.msgFirst;
     const frames = s.msgFrames.sort((a, b) => a - b);
     if (body && s.msgCompressed) body = this.inflate(dir, s, body, frames[frames.length - 1] ?? 0);
     const m: WsMessage = {
@@ -365,6 +418,7 @@ class WebSocketDissector implements Dissector {
     }
     ctx.emit(m);
     s.msgOpcode = -1;
+    s.msgFirst = null;
     s.msgParts = null;
     ctx.release(dir, end);
   }
