@@ -86,7 +86,7 @@ describe('byte scans', () => {
 });
 
 describe('payload text as bytes', () => {
-  test('seconds() writes what toFixed(6) writes: whole nanoseconds, halves, and any other double', async () => {
+  test('seconds() writes what toFixed(6) writes (whole nanoseconds, halves, any double); int() what String() writes', async () => {
     const { ByteOut } = await import('../src/report/payloads.js');
     const check = (t: number) => {
       const o = new ByteOut(16);
@@ -102,6 +102,14 @@ describe('payload text as bytes', () => {
       { numRuns: 2000 },
     );
     fc.assert(fc.property(fc.double({ noNaN: true }), check), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.constantFrom(0xffffffff, 0x100000000, 2 ** 53, -0)), (v) => {
+        const o = new ByteOut(1);
+        o.int(v);
+        expect(o.buf.subarray(0, o.len).toString('latin1')).toBe(String(v));
+      }),
+      { numRuns: 3000 },
+    );
     for (const t of [0, 0.0000005, 0.0000015, 0.0000025, 1.0000005, 999999.9999995, 1e6, -0.0000005, -1.5, 1e21]) check(t);
   });
 });

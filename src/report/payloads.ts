@@ -61,12 +61,21 @@ export class ByteOut {
     this.len += b.length;
   }
 
-  /** A non-negative integer in decimal. */
+  /** An integer in decimal, as String(v) writes it. */
   int(v: number): void {
-    if (v >= 0 && v < 10) {
-      this.room(1);
-      this.buf[this.len++] = 0x30 + v;
-    } else this.text(String(v));
+    if (!(v >= 0 && v <= 0xffffffff && v % 1 === 0)) {
+      this.text(String(v));
+      return;
+    }
+    let digits = 1;
+    for (let p = 10; p <= v; p *= 10) digits++;
+    this.room(digits);
+    const buf = this.buf;
+    for (let k = this.len + digits - 1; k >= this.len; k--) {
+      buf[k] = 0x30 + (v % 10);
+      v = Math.floor(v / 10);
+    }
+    this.len += digits;
   }
 
   /** Hex pairs separated by spaces, as Wireshark's bytes pane shows them. */
@@ -293,7 +302,8 @@ interface ConnectionState {
 
 /** A connection's rendered text is kept in a buffer of this size to start with, and again after a print. */
 const OUT_START = 4096;
-const OUT_KEEP = 256 * 1024;
+/** Kept between prints up to this size: a busy connection does not grow its buffer anew each time. */
+const OUT_KEEP = 4 * 1024 * 1024;
 
 /**
  * Prints each connection's messages in time order when the connection ends (or every
