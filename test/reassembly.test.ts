@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { decodePacket, type TcpPacket } from '../src/decode/packet.js';
-import { Reassembler } from '../src/reassembly/tcp.js';
+import { ConnectionTable, type Keyed, Reassembler } from '../src/reassembly/tcp.js';
 import { seqAdd, seqDiff } from '../src/reassembly/seq.js';
 import type { Dir, StreamChunk } from '../src/reassembly/types.js';
 import { rng } from '../src/synth/random.js';
@@ -41,6 +41,38 @@ function reassemble(packets: Array<{ data: Uint8Array }>) {
   r.finish(packets.length);
   return { out: conns[0], conns, gaps, ends, warnings, stats: r.stats };
 }
+
+describe('connection table', () => {
+  // Connections whose endpoints hash alike share a chain: each must still be found by its own
+  // endpoints, and survive the others' removal, whatever the order of adding and removing.
+  class Fake implements Keyed<Fake> {
+    chain: Fake | null = null;
+    constructor(readonly id: number, readonly hash: number) {}
+    is(b: Uint8Array, ao: number): boolean {
+      return b[ao] === this.id;
+    }
+  }
+  test('colliding connections are told apart, added and removed in any order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 15 })), { maxLength: 60 }), (ops) => {
+        const table = new ConnectionTable<Fake>();
+        const live = new Map<number, Fake>();
+        for (const [add, id] of ops) {
+          if (add && !live.has(id)) {
+            const c = new Fake(id, id % 3); // three hashes for sixteen connections
+            table.add(c);
+            live.set(id, c);
+          } else if (!add && live.has(id)) {
+            table.delete(live.get(id)!);
+            live.delete(id);
+          }
+          for (let k = 0; k < 16; k++) expect(table.find(Uint8Array.of(k), 0, 0, 0, 0, 1, k % 3)).toBe(live.get(k));
+          expect([...table.all]).toEqual([...live.values()]);
+        }
+      }),
+    );
+  });
+});
 
 describe('sequence arithmetic', () => {
   test('differences wrap at 2^32', () => {

@@ -43,16 +43,78 @@ class Half {
 
 const ENDED: StreamConsumer = { data() {}, gap() {}, end() {} };
 
-class TcpConnection {
+class TcpConnection implements Keyed<TcpConnection> {
   halves: [Half, Half] = [new Half(), new Half()];
   closed = false;
   lastTime = 0;
+  /** The next connection whose endpoints hash alike (ConnectionTable). */
+  chain: TcpConnection | null = null;
   constructor(
     readonly info: Connection,
     /** Whether the client is the endpoint that sorts first in the connection's key. */
     readonly clientIsLow: boolean,
     public consumer: StreamConsumer,
+    /** The endpoints, low one first: both addresses' bytes, and the two ports. */
+    readonly addrs: Uint8Array,
+    readonly lowPort: number,
+    readonly highPort: number,
+    readonly hash: number,
   ) {}
+
+  /** Whether these are its endpoints (low one first). */
+  is(b: Uint8Array, ao: number, ap: number, zo: number, zp: number, len: number): boolean {
+    const a = this.addrs;
+    if (ap !== this.lowPort || zp !== this.highPort || a.length !== len * 2) return false;
+    for (let i = 0; i < len; i++) if (a[i] !== b[ao + i] || a[len + i] !== b[zo + i]) return false;
+    return true;
+  }
+}
+
+/** What ConnectionTable needs of a connection. */
+export interface Keyed<C> {
+  readonly hash: number;
+  chain: C | null;
+  is(b: Uint8Array, ao: number, ap: number, zo: number, zp: number, len: number): boolean;
+}
+
+/**
+ * Connections by their endpoints, found from the packet's bytes: a hash of the addresses and
+ * ports picks a chain of connections to compare. A string key per packet (and its hashing by
+ * the Map) was the largest cost of following connections.
+ */
+export class ConnectionTable<C extends Keyed<C>> {
+  private byHash = new Map<number, C>();
+  /** In the order they were added: the order connections are ended and swept in. */
+  readonly all = new Set<C>();
+
+  find(b: Uint8Array, ao: number, ap: number, zo: number, zp: number, len: number, hash: number): C | undefined {
+    for (let c = this.byHash.get(hash) ?? null; c; c = c.chain) if (c.is(b, ao, ap, zo, zp, len)) return c;
+    return undefined;
+  }
+
+  add(c: C): void {
+    c.chain = this.byHash.get(c.hash) ?? null;
+    this.byHash.set(c.hash, c);
+    this.all.add(c);
+  }
+
+  delete(c: C): void {
+    this.all.delete(c);
+    let prev: C | null = null;
+    for (let x = this.byHash.get(c.hash) ?? null; x; prev = x, x = x.chain) {
+      if (x !== c) continue;
+      if (prev) prev.chain = x.chain;
+      else if (x.chain) this.byHash.set(c.hash, x.chain);
+      else this.byHash.delete(c.hash);
+      break;
+    }
+    c.chain = null;
+  }
+
+  clear(): void {
+    this.byHash.clear();
+    this.all.clear();
+  }
 }
 
 /**
@@ -71,7 +133,7 @@ export class Reassembler {
   readonly stats: ReassemblyStats = {
     connections: 0, retransmittedSegments: 0, retransmittedBytes: 0, outOfOrderSegments: 0, overlapBytes: 0, gaps: 0, gapBytes: 0,
   };
-  private conns = new Map<string, TcpConnection>();
+  private conns = new ConnectionTable<TcpConnection>();
   private closedCount = 0;
   private sweepAt = MAX_CLOSED;
 
@@ -82,15 +144,20 @@ export class Reassembler {
 
   segment(p: TcpPacket, frame: number, time: number, frameBytes: number): void {
     const { ip, tcp } = p;
-    const srcLow = endpointLess(p.data, ip.srcOffset, tcp.srcPort, ip.dstOffset, tcp.dstPort, ip.addrLength);
-    const key = srcLow
-      ? connectionKey(p.data, ip.srcOffset, tcp.srcPort, ip.dstOffset, tcp.dstPort, ip.addrLength)
-      : connectionKey(p.data, ip.dstOffset, tcp.dstPort, ip.srcOffset, tcp.srcPort, ip.addrLength);
+    const b = p.data;
+    const alen = ip.addrLength;
+    const srcLow = endpointLess(b, ip.srcOffset, tcp.srcPort, ip.dstOffset, tcp.dstPort, alen);
+    // The endpoints, low one first.
+    const ao = srcLow ? ip.srcOffset : ip.dstOffset;
+    const ap = srcLow ? tcp.srcPort : tcp.dstPort;
+    const zo = srcLow ? ip.dstOffset : ip.srcOffset;
+    const zp = srcLow ? tcp.dstPort : tcp.srcPort;
+    const hash = endpointsHash(b, ao, ap, zo, zp, alen);
     const flags = tcp.flags;
     const syn = (flags & TCP_SYN) !== 0;
     const hasAck = (flags & TCP_ACK) !== 0;
 
-    let c = this.conns.get(key);
+    let c = this.conns.find(b, ao, ap, zo, zp, alen, hash);
     if (c && syn && !hasAck) {
       const h = c.halves[srcLow === c.clientIsLow ? 0 : 1];
       if (c.closed || (h.synSeen && h.base !== ((tcp.seq + 1) >>> 0))) {
@@ -98,7 +165,7 @@ export class Reassembler {
           this.observer.warning(frame, `port reused: a new SYN on ${c.info.client} -> ${c.info.server} before the old connection closed`);
           this.close(c, 'eof', frame);
         }
-        this.conns.delete(key);
+        this.conns.delete(c);
         if (c.closed) this.closedCount--;
         this.observer.forget?.(c.info);
         c = undefined;
@@ -124,9 +191,12 @@ export class Reassembler {
         rolesGuessed: guessed,
       };
       if (guessed) this.observer.warning(frame, `capture starts inside connection ${info.client} -> ${info.server}: no handshake, client and server guessed from the ports`);
-      c = new TcpConnection(info, clientIsSrc === srcLow, ENDED);
+      const addrs = new Uint8Array(alen * 2);
+      addrs.set(b.subarray(ao, ao + alen));
+      addrs.set(b.subarray(zo, zo + alen), alen);
+      c = new TcpConnection(info, clientIsSrc === srcLow, ENDED, addrs, ap, zp, hash);
       c.consumer = this.observer.connection(info);
-      this.conns.set(key, c);
+      this.conns.add(c);
     }
     c.lastTime = time;
 
@@ -185,8 +255,8 @@ export class Reassembler {
 
   /** Flushes every connection still open: held bytes become gaps, and each direction ends. */
   finish(lastFrame: number): void {
-    for (const c of this.conns.values()) if (!c.closed) this.close(c, 'eof', lastFrame);
-    for (const c of this.conns.values()) this.observer.forget?.(c.info);
+    for (const c of this.conns.all) if (!c.closed) this.close(c, 'eof', lastFrame);
+    for (const c of this.conns.all) this.observer.forget?.(c.info);
     this.conns.clear();
   }
 
@@ -286,9 +356,9 @@ export class Reassembler {
 
   /** Forgets closed connections idle for a while; backs off when most are still fresh. */
   private sweep(now: number): void {
-    for (const [k, c] of this.conns) {
+    for (const c of this.conns.all) {
       if (c.closed && now - c.lastTime > 5) {
-        this.conns.delete(k);
+        this.conns.delete(c);
         this.closedCount--;
         this.observer.forget?.(c.info);
       }
@@ -303,18 +373,12 @@ function endpointLess(b: Uint8Array, ao: number, ap: number, zo: number, zp: num
   return ap < zp;
 }
 
-/**
- * Both endpoints, low one first, as one short string of 16-bit code units: the per-packet
- * connection lookup builds this one string instead of formatting addresses.
- */
-function connectionKey(b: Uint8Array, ao: number, ap: number, zo: number, zp: number, len: number): string {
-  if (len === 4) return String.fromCharCode(u16(b, ao), u16(b, ao + 2), ap, u16(b, zo), u16(b, zo + 2), zp);
-  return String.fromCharCode(
-    u16(b, ao), u16(b, ao + 2), u16(b, ao + 4), u16(b, ao + 6), u16(b, ao + 8), u16(b, ao + 10), u16(b, ao + 12), u16(b, ao + 14), ap,
-    u16(b, zo), u16(b, zo + 2), u16(b, zo + 4), u16(b, zo + 6), u16(b, zo + 8), u16(b, zo + 10), u16(b, zo + 12), u16(b, zo + 14), zp,
-  );
+/** FNV-1a over both endpoints' address bytes and ports (low one first). */
+function endpointsHash(b: Uint8Array, ao: number, ap: number, zo: number, zp: number, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ b[ao + i], 0x01000193);
+  h = Math.imul(h ^ ap, 0x01000193);
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ b[zo + i], 0x01000193);
+  return Math.imul(h ^ zp, 0x01000193);
 }
 
-function u16(b: Uint8Array, o: number): number {
-  return (b[o] << 8) | b[o + 1];
-}
