@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import type { Dir, StreamChunk } from '../reassembly/types.js';
-import { ByteKeeper, copyBytes, hex, HEX_PAIRS, textOf } from './bytes.js';
+import { allocBytes, ByteKeeper, copyBytes, hex, HEX_PAIRS, textOf } from './bytes.js';
 import { headerValue } from './headers.js';
 import type { DissectContext, Dissector, DissectorSpec, HeaderList, Role, WsFrame, WsMessage } from './types.js';
 
@@ -172,7 +172,9 @@ class WebSocketDissector implements Dissector {
         const room = FRAME_PREVIEW - s.hdrLen - s.previewLen;
         if (room > 0) {
           const t = Math.min(room, n);
-          s.preview.set(b.subarray(i, i + t), s.previewLen);
+          // A few bytes: a loop, where set() would first make a view of them.
+          const pv = s.preview;
+          for (let j = 0; j < t; j++) pv[s.previewLen + j] = b[i + j];
           s.previewKept = s.previewLen += t;
         }
         s.keptEnd = c.offset + i + n;
@@ -229,6 +231,8 @@ class WebSocketDissector implements Dissector {
       if (s.masked) {
         const k = s.maskKey;
         for (let j = 0; j < take; j++) buf[o + j] = b[i + j] ^ k[(base + j) & 3];
+      } else if (take <= 32) {
+        for (let j = 0; j < take; j++) buf[o + j] = b[i + j];
       } else buf.set(i === 0 && take === b.length ? b : b.subarray(i, i + take), o);
       s.payloadFill += take;
       return;
@@ -311,7 +315,7 @@ class WebSocketDissector implements Dissector {
     s.payloadParts = null;
     if (s.keep) {
       const cap = control ? 125 : this.ctx.options.maxInflatedBytes;
-      if (s.payloadLength <= ONE_BUFFER_MAX) s.payloadBuf = Buffer.allocUnsafe(Math.min(s.payloadLength, cap));
+      if (s.payloadLength <= ONE_BUFFER_MAX) s.payloadBuf = allocBytes(Math.min(s.payloadLength, cap));
       else s.payloadParts = new ByteKeeper(cap);
     }
     return true;
@@ -340,9 +344,11 @@ class WebSocketDissector implements Dissector {
       f.maskKey = HEX_PAIRS[k[0]] + HEX_PAIRS[k[1]] + HEX_PAIRS[k[2]] + HEX_PAIRS[k[3]];
     }
     if (s.preview) {
-      const raw = Buffer.allocUnsafe(s.hdrLen + s.previewKept);
-      raw.set(s.hdr.subarray(0, s.hdrLen));
-      raw.set(s.preview.subarray(0, s.previewKept), s.hdrLen);
+      const raw = allocBytes(s.hdrLen + s.previewKept);
+      const h = s.hdr;
+      const pv = s.preview;
+      for (let j = 0; j < s.hdrLen; j++) raw[j] = h[j];
+      for (let j = 0; j < s.previewKept; j++) raw[s.hdrLen + j] = pv[j];
       const max = ctx.options.maxKeptBytes;
       f.wire.raw = raw.length > max ? raw.subarray(0, max) : raw;
       f.wire.rawLength = Math.min(s.keptEnd - s.frameStart, max);
@@ -356,7 +362,7 @@ class WebSocketDissector implements Dissector {
         } else if (payload.length === 1) ctx.warn(f.frames[0] ?? 0, 'WebSocket close frame with a 1-byte payload');
       }
       if (ctx.options.keepBytes) {
-        const shown = payload.subarray(0, ctx.options.maxKeptBytes);
+        const shown = payload.length > ctx.options.maxKeptBytes ? payload.subarray(0, ctx.options.maxKeptBytes) : payload;
         if (s.opcode !== OPCODE.CLOSE) showPayload(f, shown);
         f.wire.payload = payload;
       }

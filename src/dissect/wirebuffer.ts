@@ -1,4 +1,4 @@
-import { copyBytes } from './bytes.js';
+import { allocBytes, copyBytes } from './bytes.js';
 
 /**
  * Recent stream bytes of one direction, kept only when payloads are to be shown, so that a
@@ -21,7 +21,7 @@ export class WireBuffer {
   /** Bytes [start, end) as far as they are kept, at most `max` of them; bytes lost in a gap read as zeros. */
   slice(start: number, end: number, max: number): Uint8Array {
     end = Math.min(end, start + max);
-    const out = Buffer.allocUnsafe(Math.max(0, end - start));
+    const out = allocBytes(Math.max(0, end - start));
     let filled = 0;
     let covered = 0;
     for (const p of this.parts) {
