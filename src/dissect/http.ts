@@ -6,6 +6,8 @@ import { headerValue } from './headers.js';
 import { SseParser, type ParsedSseEvent } from './sse.js';
 import type { DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Message, Role } from './types.js';
 
+const UTF8 = new TextEncoder();
+
 const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
 const MAX_HEAD = 64 * 1024;
 /** Client bytes held while an Upgrade request waits for its answer. */
@@ -448,7 +450,7 @@ class HttpDissector implements Dissector {
     const m: Message = { kind: 'sse-event', from: 'server', frames: [], time: 0, event: e.event, data: e.data, wire: { dir: 1, start: 0, end: 0, role: 'push', useful: e.dataBytes } };
     if (e.id !== undefined) m.id = e.id;
     if (e.retry !== undefined) m.retry = e.retry;
-    if (ctx.options.keepBytes) m.wire.payload = new TextEncoder().encode(e.data);
+    if (ctx.options.keepBytes) m.wire.payload = UTF8.encode(e.data);
     s.heldSse.push({ m, end: this.toStream(s, e.end) });
   }
 

@@ -21,6 +21,12 @@ export class WireBuffer {
   /** Bytes [start, end) as far as they are kept, at most `max` of them; bytes lost in a gap read as zeros. */
   slice(start: number, end: number, max: number): Uint8Array {
     end = Math.min(end, start + max);
+    // Within one kept part (most messages are within one packet): a view of it, no copy. The
+    // part is the buffer's own copy, never written again.
+    for (const p of this.parts) {
+      if (p.offset > start) break;
+      if (p.offset + p.bytes.length >= end) return p.bytes.subarray(start - p.offset, end - p.offset);
+    }
     const out = allocBytes(Math.max(0, end - start));
     let filled = 0;
     let covered = 0;
