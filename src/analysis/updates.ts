@@ -63,7 +63,7 @@ class Slot {
  * plain fields, not objects: a capture has hundreds of thousands of groups, and each object
  * less per group is that much less for the garbage collector to move.
  */
-class Group extends Slot {
+export class Group extends Slot {
   totalPackets = 0;
   appPackets = 0;
   frameBytes = 0;
@@ -132,7 +132,7 @@ class Group extends Slot {
  * addressing table over one Float64Array, a shape's row in one cache line: a Map of arrays of
  * objects cost a few cache misses per update, a tenth of a whole --stats run.
  */
-class ShapeTable {
+export class ShapeTable {
   private static readonly ROW = 8; // frameBytes, totalPackets, appPackets, tcpBytes, appBytes, n, lastIndex, used
   private rows = new Float64Array(ShapeTable.ROW * 1024);
   /**
@@ -152,8 +152,14 @@ class ShapeTable {
     return this.rows.length / ShapeTable.ROW;
   }
 
-  /** Counts an update of group g's shape. */
-  count(g: Group): void {
+  /** The highest count of any shape so far. */
+  private maxCount = 0;
+
+  /**
+   * Counts an update of group g's shape. `open` is how many updates are still open, and so
+   * may yet be counted with a lower index than g's.
+   */
+  count(g: Group, open: number): void {
     if (2 * (this.used + 1) > this.capacity) this.grow();
     const R = ShapeTable.ROW;
     const rows = this.rows;
@@ -171,12 +177,23 @@ class ShapeTable {
         rows[o + 6] = g.index;
         rows[o + 7] = 1;
         this.used++;
-        // A shape seen once can only be the steady state if every shape is seen once, and then
-        // the answer is the last update: singletons need not hold on to an update.
+        if (this.maxCount === 0) this.maxCount = 1;
+        // A first update is kept too when it could be the one reported: updates that settle
+        // later may have lower indexes (then it is the shape's latest).
+        if (1 + open >= this.maxCount) this.keep(i, g);
         return;
       }
       if (rows[o] === g.frameBytes && rows[o + 1] === g.totalPackets && rows[o + 2] === g.appPackets && rows[o + 3] === g.tcpBytes && rows[o + 4] === g.appBytes) {
-        rows[o + 5]++;
+        const n = ++rows[o + 5];
+        if (n > this.maxCount) this.maxCount = n;
+        // The steady state is the most frequent shape's latest update (highest index). When
+        // that update is counted, its shape lacks at most the updates still open (all have
+        // lower indexes), so its count plus `open` reaches every other shape's count: an
+        // update that falls short of that cannot be the one reported, and is not copied.
+        if (n + open < this.maxCount) {
+          if (g.index > rows[o + 6]) rows[o + 6] = g.index;
+          return;
+        }
         if (g.index >= rows[o + 6] || this.kept[i * ShapeTable.KEPT] === 0) {
           if (g.index > rows[o + 6]) rows[o + 6] = g.index;
           this.keep(i, g);
@@ -190,7 +207,10 @@ class ShapeTable {
   /** The most frequent shape's latest group; among equally frequent shapes, the one whose latest update came last. */
   steady(): { update: Update | null } | null {
     const best = this.best();
-    return best < 0 ? null : { update: this.kept[best * ShapeTable.KEPT] === 0 ? null : this.keptUpdate(best) };
+    if (best < 0) return null;
+    // A shape seen once is the steady state only if every shape is: then the tracker reports its last update.
+    if (this.rows[best * ShapeTable.ROW + 5] < 2) return { update: null };
+    return { update: this.kept[best * ShapeTable.KEPT] === 0 ? null : this.keptUpdate(best) };
   }
 
   private keep(i: number, g: Group): void {
@@ -423,6 +443,8 @@ export class UpdateTracker {
   private readonly shapes = new ShapeTable();
   private lastGroup: Group | null = null;
   private count = 0;
+  /** Updates opened and not yet handed over. */
+  private openNow = 0;
   /**
    * Latency samples, in arrays allocated once: growing ordinary arrays by push made a new
    * backing store at each step, young memory held by the long-lived tracker, a third of all
@@ -547,6 +569,7 @@ export class UpdateTracker {
     if (isSetup) g.target = this.setup;
     else {
       g.index = ++this.created;
+      this.openNow++;
       s.open.push(g);
       // Three updates on, nothing more will join the oldest: hand it over.
       if (s.open.length > 3) this.handOver(s.open.shift()!);
@@ -587,6 +610,7 @@ export class UpdateTracker {
   }
 
   private handOver(g: Group): void {
+    this.openNow--;
     // Packets that still point at this update (a retransmission, a very late ACK) go to the
     // 'late' group from now on: ranges no longer keep the whole update alive.
     g.target = this.late;
@@ -613,7 +637,7 @@ export class UpdateTracker {
     if (toFirstByte !== null && this.latencyCount[0] < MAX_LATENCY_SAMPLES) this.latencies[0][this.latencyCount[0]++] = toFirstByte;
     if (toAck !== null && this.latencyCount[1] < MAX_LATENCY_SAMPLES) this.latencies[1][this.latencyCount[1]++] = toAck;
     // The others keep their latest group (one per shape), made into an Update only for the one chosen.
-    this.shapes.count(g);
+    this.shapes.count(g, this.openNow);
     if (!this.lastGroup || g.index > this.lastGroup.index) this.lastGroup = g;
     if (this.keepUpdates || this.onUpdate) {
       const u = this.toUpdate(g);
