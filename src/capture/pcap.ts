@@ -5,6 +5,21 @@ const RECORD_HEADER_LENGTH = 16;
 /** Used when a file declares no snap length; larger than any link MTU tcpdump records. */
 const DEFAULT_MAX_RECORD = 262144;
 
+/** A record as the reader hands it on: its bytes as buffer and offset, a view of them only when asked. */
+class Record implements Packet {
+  frame = 0;
+  tsSec = 0;
+  tsNsec = 0;
+  capturedLength = 0;
+  originalLength = 0;
+  linkType = 0;
+  buf: Uint8Array = new Uint8Array(0);
+  offset = 0;
+  get data(): Uint8Array {
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.offset, this.capturedLength);
+  }
+}
+
 /**
  * Reads a classic pcap file (either byte order, microsecond or nanosecond magic): a 24-byte
  * file header, then records of a 16-byte header and the captured bytes.
@@ -53,7 +68,7 @@ export async function readPcap(
   };
 
   /** One record object, refilled for each record: the sink may not keep it (see Packet). */
-  const p: Packet = { frame: 0, tsSec: 0, tsNsec: 0, capturedLength: 0, originalLength: 0, linkType: 0, data: new Uint8Array(0) };
+  const p = new Record();
 
   /** Hands on every whole record in b from pos; returns where the first incomplete one starts. */
   const records = (b: Buffer, pos: number): number => {
@@ -78,8 +93,8 @@ export async function readPcap(
       p.capturedLength = capturedLength;
       p.originalLength = originalLength;
       p.linkType = linkType;
-      // A plain view: cheaper to make than the Buffer that subarray() would give.
-      p.data = new Uint8Array(b.buffer, b.byteOffset + dataStart, capturedLength);
+      p.buf = b;
+      p.offset = dataStart;
       sink.packet(p);
       pos = dataStart + capturedLength;
     }

@@ -14,6 +14,12 @@ export interface Packet {
   linkType: number;
   /** The captured bytes. A view into the reader's buffer: valid only during the callback. */
   data: Uint8Array;
+  /**
+   * The same bytes as buf[offset, offset + capturedLength], when the reader offers them so:
+   * a decoder reads them there, and no view is made per packet.
+   */
+  buf?: Uint8Array;
+  offset?: number;
 }
 
 export type CaptureFormat = 'pcap' | 'pcap-nsec' | 'pcapng';

@@ -35,8 +35,8 @@ export function emptyIpLayer(): IpLayer {
  * is never taken for upper-layer bytes. A total length of 0 is what a capture on the sending
  * host shows for TCP segmentation offload: then the captured bytes are all there is.
  */
-export function decodeIpv4(b: Uint8Array, o = 0, into: IpLayer = emptyIpLayer()): IpResult {
-  const avail = b.length - o;
+export function decodeIpv4(b: Uint8Array, o = 0, into: IpLayer = emptyIpLayer(), end = b.length): IpResult {
+  const avail = end - o;
   if (avail < 20) return { error: `IPv4 header cut short (${avail} of 20 bytes)` };
   if (b[o] >> 4 !== 4) return { error: `IPv4 header has version ${b[o] >> 4}` };
   const headerLength = (b[o] & 0x0f) * 4;
@@ -66,8 +66,8 @@ const EXT_DEST_OPTS = 60;
 const EXT_MOBILITY = 135;
 
 /** IPv6 (RFC 8200), walking the extension header chain to the upper layer. */
-export function decodeIpv6(b: Uint8Array, base = 0, into: IpLayer = emptyIpLayer()): IpResult {
-  const avail = b.length - base;
+export function decodeIpv6(b: Uint8Array, base = 0, into: IpLayer = emptyIpLayer(), end = b.length): IpResult {
+  const avail = end - base;
   if (avail < 40) return { error: `IPv6 header cut short (${avail} of 40 bytes)` };
   if (b[base] >> 4 !== 6) return { error: `IPv6 header has version ${b[base] >> 4}` };
   let payloadLength = (b[base + 4] << 8) | b[base + 5];

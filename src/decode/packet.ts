@@ -6,7 +6,7 @@ import { decodeTcp, emptyTcpHeader, type TcpHeader } from './tcp.js';
 /** A packet decoded down to its TCP payload. Offsets in ip and tcp are into `data`. */
 export interface TcpPacket {
   kind: 'tcp';
-  /** The frame's bytes. */
+  /** The bytes the ip and tcp offsets point into: the frame, or the reader's buffer that holds it. */
   data: Uint8Array;
   ip: IpLayer;
   tcp: TcpHeader;
@@ -46,13 +46,16 @@ export class PacketDecoder {
   private readonly out: TcpPacket = { kind: 'tcp', data: EMPTY, ip: this.ip, tcp: this.tcp, linkNetBytes: 0, payloadLength: 0, payload: EMPTY };
 
   decode(p: Packet): DecodedPacket {
-    const b = p.data;
-    const link = decodeLink(p.linkType, b, this.link);
+    // Offsets in the result are into b: the reader's buffer when it offers one.
+    const b = p.buf ?? p.data;
+    const start = p.buf ? p.offset! : 0;
+    const end = p.buf ? start + p.capturedLength : b.length;
+    const link = decodeLink(p.linkType, b, this.link, start, end);
     if ('error' in link) return { kind: 'other', what: 'undecodable link layer', problem: link.error };
-    const n = link.headerLength;
+    const n = start + link.headerLength;
     let ip;
-    if (link.etherType === ETHERTYPE_IPV4) ip = decodeIpv4(b, n, this.ip);
-    else if (link.etherType === ETHERTYPE_IPV6) ip = decodeIpv6(b, n, this.ip);
+    if (link.etherType === ETHERTYPE_IPV4) ip = decodeIpv4(b, n, this.ip, end);
+    else if (link.etherType === ETHERTYPE_IPV6) ip = decodeIpv6(b, n, this.ip, end);
     else if (link.etherType === ETHERTYPE_ARP) return { kind: 'other', what: 'ARP' };
     else if (link.etherType < 0) return { kind: 'other', what: 'non-IP' };
     else return { kind: 'other', what: `EtherType 0x${link.etherType.toString(16).padStart(4, '0')}` };
@@ -61,7 +64,7 @@ export class PacketDecoder {
     if (ip.fragment) return { kind: 'other', what: `${v} fragment`, problem: `${v} fragment: not reassembled` };
     if (ip.protocol !== IPPROTO_TCP) return { kind: 'other', what: `${v} ${PROTO_NAMES[ip.protocol] ?? `protocol ${ip.protocol}`}` };
     const segStart = n + ip.headerLength;
-    const segEnd = Math.min(b.length, segStart + ip.payloadLength);
+    const segEnd = Math.min(end, segStart + ip.payloadLength);
     const tcp = decodeTcp(b, segStart, segEnd, this.tcp);
     if ('error' in tcp) return { kind: 'other', what: 'malformed TCP', problem: tcp.error };
     const payloadLength = Math.max(0, ip.payloadLength - tcp.headerLength);
