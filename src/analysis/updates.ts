@@ -36,6 +36,14 @@ export interface Update {
   time: number;
 }
 
+/** A packet's info of its own: the reassembler refills the one it hands on. */
+function copySegment(p: SegmentInfo): SegmentInfo {
+  return {
+    conn: p.conn, dir: p.dir, frame: p.frame, time: p.time, frameBytes: p.frameBytes, linkNetBytes: p.linkNetBytes,
+    tcpBytes: p.tcpBytes, appBytes: p.appBytes, flags: p.flags, offset: p.offset, ackOffset: p.ackOffset, retransmission: p.retransmission,
+  };
+}
+
 /**
  * A group of packets whose owner may be decided later (a prelude waits for the next update).
  * A slot may point at a group that points further (a page load's update counts as set-up; a
@@ -46,7 +54,7 @@ class Slot {
   constructor(public target: Group | null) {}
   add(p: SegmentInfo, viaAckOf: boolean): void {
     const t = this.target;
-    if (t === null) (this.held ??= []).push(p);
+    if (t === null) (this.held ??= []).push(copySegment(p));
     else if ((t as Slot) === this) t.take(p, viaAckOf);
     else t.add(p, viaAckOf);
   }
@@ -704,7 +712,7 @@ export class UpdateTracker {
       return;
     }
     const n = s.pendingN++;
-    s.pendingP[n] = p;
+    s.pendingP[n] = copySegment(p);
     s.pendingDir[n] = dir;
     s.pendingOffset[n] = offset;
     s.pendingViaAck[n] = viaAck;

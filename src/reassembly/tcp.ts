@@ -134,6 +134,10 @@ export class Reassembler {
     connections: 0, retransmittedSegments: 0, retransmittedBytes: 0, outOfOrderSegments: 0, overlapBytes: 0, gaps: 0, gapBytes: 0,
   };
   private conns = new ConnectionTable<TcpConnection>();
+  /** What the observer is told of each packet: one object, refilled (see ReassemblyObserver.segment). */
+  private readonly info: SegmentInfo = {
+    conn: null as unknown as Connection, dir: 0, frame: 0, time: 0, frameBytes: 0, linkNetBytes: 0, tcpBytes: 0, appBytes: 0, flags: 0, offset: 0, ackOffset: -1, retransmission: false,
+  };
   private closedCount = 0;
   private sweepAt = MAX_CLOSED;
 
@@ -218,11 +222,19 @@ export class Reassembler {
     if (len > 0 && (offset + len <= h.next || h.ended)) retransmission = true;
     else if (len > 0 && offset > h.next) retransmission = h.pending.some((q) => q.offset === offset && q.length >= len);
 
-    const info: SegmentInfo = {
-      conn: c.info, dir, frame, time, frameBytes,
-      linkNetBytes: p.linkNetBytes, tcpBytes: tcp.headerLength, appBytes: len, flags,
-      offset, ackOffset, retransmission,
-    };
+    const info = this.info;
+    info.conn = c.info;
+    info.dir = dir;
+    info.frame = frame;
+    info.time = time;
+    info.frameBytes = frameBytes;
+    info.linkNetBytes = p.linkNetBytes;
+    info.tcpBytes = tcp.headerLength;
+    info.appBytes = len;
+    info.flags = flags;
+    info.offset = offset;
+    info.ackOffset = ackOffset;
+    info.retransmission = retransmission;
     if (c.closed) {
       this.observer.segment(info);
       return;

@@ -58,7 +58,10 @@ export interface SegmentInfo {
 
 export interface ReassemblyObserver {
   connection(conn: Connection): StreamConsumer;
-  /** Every TCP packet, after its bytes (if any) were handed to the stream consumer. */
+  /**
+   * Every TCP packet, after its bytes (if any) were handed to the stream consumer. The info
+   * object is refilled for the next packet: an observer that keeps it keeps a copy.
+   */
   segment(info: SegmentInfo): void;
   warning(frame: number, message: string): void;
   /** Both directions have ended (FIN, RST or the end of the capture). Late packets may follow. */
