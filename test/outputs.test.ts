@@ -85,6 +85,20 @@ describe('memory', () => {
   });
 });
 
+describe('--payloads of binary TCP data', () => {
+  test('a hex dump: offset, 16 bytes in hex padded to 47 columns, and dots for all but printable ASCII', async () => {
+    const s = session({ server: { ip: '10.0.0.2', port: 7000 } }).handshake();
+    s.send('client', Uint8Array.from({ length: 20 }, (_, i) => (i < 16 ? i * 17 : 0x41 + i)));
+    const out = (await run('--payloads', pcapFile(s.close().packets))).stdout;
+    // 0x00, 0x11, ... 0xff: only 0x22 (") to 0x77 (w) are printable; then 0x51-0x54 are Q R S T.
+    const dump = [
+      '00000000  00 11 22 33 44 55 66 77 88 99 aa bb cc dd ee ff  ..\"3DUfw........',
+      `00000010  51 52 53 54${' '.repeat(47 - 11)}  QRST`,
+    ];
+    expect(out).toContain(`>> client 20 bytes [frame 4, 0.000300 s]\n${dump.join('\n')}\n`);
+  });
+});
+
 describe('--payloads alone counts no updates', () => {
   test('the same messages with and without update counting; --payloads --stats still prints both', async () => {
     const { analyzeFile } = await import('../src/analyze.js');

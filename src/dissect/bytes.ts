@@ -98,15 +98,11 @@ export function textOrHex(b: Uint8Array): { text: string } | { hex: string } {
   return t !== null ? { text: t } : { hex: hex(b) };
 }
 
+/** Two hex digits of each byte value: a few bytes (a mask key) are written from the table. */
 export const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-export function hex(b: Uint8Array, sep = ''): string {
-  if (!sep) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-  // Separated hex is only ever made of short runs (a frame's first bytes, a dump row): a
-  // table lookup per byte beats a regex over the whole string.
-  let h = b.length > 0 ? HEX_PAIRS[b[0]] : '';
-  for (let i = 1; i < b.length; i++) h += sep + HEX_PAIRS[b[i]];
-  return h;
+export function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
 /**

@@ -1,10 +1,10 @@
 import type { ConnectionReport } from '../analyze.js';
-import { hex, isAsciiLines } from '../dissect/bytes.js';
+import { isAsciiLines } from '../dissect/bytes.js';
 import type { Message, WsFrame, WsMessage } from '../dissect/types.js';
 import { closeCodeMeaning, FRAME_PREVIEW, OPCODE } from '../dissect/websocket.js';
 import { messageHex } from './json.js';
 import { captureName } from './stats.js';
-import { dots, safeLine, safeText } from './sanitize.js';
+import { safeLine, safeText } from './sanitize.js';
 
 const OPCODE_NAMES: Record<number, string> = { 0: 'continuation', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
 /** Hex of a frame longer than this is cut, with its length said. */
@@ -91,7 +91,7 @@ export class ByteOut {
     this.len = o;
   }
 
-  /** Printable ASCII as itself, every other byte as '.' (sanitize.dots, in bytes). */
+  /** Printable ASCII as itself, every other byte as '.', as hex dumps show them. */
   dots(b: Uint8Array): void {
     this.room(b.length);
     const buf = this.buf;
@@ -118,6 +118,20 @@ export class ByteOut {
     }
     this.bytes(from === 0 ? b : b.subarray(from));
     if (this.buf[this.len - 1] === 0x0a) this.len--;
+  }
+
+  /** Lines of 16 bytes, each after a line end: offset, hex (padded to 47 columns), and dots. */
+  hexDump(b: Uint8Array): void {
+    for (let o = 0; o < b.length; o += 16) {
+      const row = b.subarray(o, o + 16);
+      this.text('\n');
+      this.text(o.toString(16).padStart(8, '0'));
+      this.text('  ');
+      this.hex(row);
+      this.text(' '.repeat(47 - (row.length * 3 - 1)));
+      this.text('  ');
+      this.dots(row);
+    }
   }
 
   /** Where a message lies: its frames and the time of its first byte. */
@@ -267,19 +281,13 @@ function renderMessage(o: ByteOut, m: Message): number | false {
       o.where(m);
       o.text(']');
       if (m.text !== undefined) o.text(`\n${safeText(m.text).replace(/\n$/, '')}`);
-      else if (m.wire.raw) o.text(`\n${hexDump(m.wire.raw)}`);
+      else if (m.wire.raw) {
+        if (m.wire.raw.length > 0) o.hexDump(m.wire.raw);
+        else o.text('\n'); // bytes not kept: the head line, and an empty one
+      }
       return SIDE_NONE;
     }
   }
-}
-
-export function hexDump(b: Uint8Array): string {
-  const lines: string[] = [];
-  for (let o = 0; o < b.length; o += 16) {
-    const row = b.subarray(o, o + 16);
-    lines.push(`${o.toString(16).padStart(8, '0')}  ${hex(row, ' ').padEnd(47)}  ${dots(row)}`);
-  }
-  return lines.join('\n');
 }
 
 export function payloadsHeader(file: string): string {

@@ -28,13 +28,6 @@ export function safeLine(s: string): string {
   return s.replace(UNSAFE_ONE_LINE, escapeChar);
 }
 
-/** Printable ASCII as itself, every other byte as '.', as hex dumps show them. */
-export function dots(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += b[i] >= 0x20 && b[i] < 0x7f ? String.fromCharCode(b[i]) : '.';
-  return s;
-}
-
 /** JSON text that is also safe on a terminal: C1 controls and bidi overrides escaped too. */
 export function safeJson(value: unknown, indent?: number): string {
   return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]/g, (ch) => `\\u${ch.codePointAt(0)!.toString(16).padStart(4, '0')}`);
