@@ -36,7 +36,10 @@ export interface Update {
   time: number;
 }
 
-/** A packet's info of its own: the reassembler refills the one it hands on. */
+/**
+ * A packet's info of its own: the reassembler refills the one it hands on. Field by field: a
+ * spread ({ ...p }) cost 3.5% more instructions of a whole --stats run.
+ */
 function copySegment(p: SegmentInfo): SegmentInfo {
   return {
     conn: p.conn, dir: p.dir, frame: p.frame, time: p.time, frameBytes: p.frameBytes, linkNetBytes: p.linkNetBytes,
@@ -194,18 +197,14 @@ export class ShapeTable {
       if (rows[o] === g.frameBytes && rows[o + 1] === g.totalPackets && rows[o + 2] === g.appPackets && rows[o + 3] === g.tcpBytes && rows[o + 4] === g.appBytes) {
         const n = ++rows[o + 5];
         if (n > this.maxCount) this.maxCount = n;
+        const latest = g.index >= rows[o + 6];
+        if (latest) rows[o + 6] = g.index;
         // The steady state is the most frequent shape's latest update (highest index). When
         // that update is counted, its shape lacks at most the updates still open (all have
         // lower indexes), so its count plus `open` reaches every other shape's count: an
         // update that falls short of that cannot be the one reported, and is not copied.
-        if (n + open < this.maxCount) {
-          if (g.index > rows[o + 6]) rows[o + 6] = g.index;
-          return;
-        }
-        if (g.index >= rows[o + 6] || this.kept[i * ShapeTable.KEPT] === 0) {
-          if (g.index > rows[o + 6]) rows[o + 6] = g.index;
-          this.keep(i, g);
-        }
+        if (n + open < this.maxCount) return;
+        if (latest || this.kept[i * ShapeTable.KEPT] === 0) this.keep(i, g);
         return;
       }
       i = (i + 1) & mask;

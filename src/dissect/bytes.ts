@@ -1,7 +1,6 @@
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** ISO-8859-1, one character per byte: Node's own slice is about twice as fast as a TextDecoder's (which gives the same text). */
 const latin1Slice = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number, end: number) => string;
-const latin1 = { decode: (b: Uint8Array): string => latin1Slice.call(b, 0, b.length) };
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
@@ -22,7 +21,7 @@ export function textOf(b: Uint8Array, plain?: { plain: boolean }): string | null
   // Most payloads are printable ASCII: then the bytes are the text, and nothing needs escaping.
   if (isPrintableAscii(b)) {
     if (plain) plain.plain = true;
-    return latin1.decode(b);
+    return latin1Slice.call(b, 0, b.length);
   }
   let s: string;
   try {
@@ -36,60 +35,50 @@ export function textOf(b: Uint8Array, plain?: { plain: boolean }): string | null
   return isPlain || !CONTROL.test(s) ? s : null;
 }
 
-/**
- * True when every byte is printable ASCII (0x20-0x7e). Four bytes at a time: in the lowest
- * failing lane (no carry or borrow reaches it from the passing lanes below) x - 0x20 sets the
- * high bit for a byte below 0x20 or of 0xff, and x + 1 for 0x7f to 0xfe; passing lanes set none.
- */
+/** True when every byte is printable ASCII (0x20-0x7e). */
 export function isPrintableAscii(b: Uint8Array): boolean {
-  const n = b.length;
-  let i = 0;
-  if (n >= 64) {
-    while ((b.byteOffset + i) & 3) {
-      const c = b[i++];
-      if (c < 0x20 || c > 0x7e) return false;
-    }
-    const words = new Uint32Array(b.buffer, b.byteOffset + i, (n - i) >> 2);
-    for (let k = 0; k < words.length; k++) {
-      const x = words[k];
-      if (((x - 0x20202020) | (x + 0x01010101)) & 0x80808080) return false;
-    }
-    i += words.length << 2;
-  }
-  for (; i < n; i++) {
-    const c = b[i];
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
+  return scanAscii(b, false);
 }
 
 /**
  * True when the bytes are lines of printable ASCII: besides 0x20-0x7e only TAB, LF, and CR
  * right before an LF. Wire text (HTTP heads, chunked bodies, SSE events) that passes shows as
- * it is, CRLF as LF; a word failing isPrintableAscii's test is looked at byte by byte.
+ * it is, CRLF as LF.
  */
 export function isAsciiLines(b: Uint8Array): boolean {
+  return scanAscii(b, true);
+}
+
+/**
+ * Both scans, four bytes at a time: in the lowest failing lane of a word (no carry or borrow
+ * reaches it from the passing lanes below) x - 0x20 sets the high bit for a byte below 0x20 or
+ * of 0xff, and x + 1 for 0x7f to 0xfe; passing lanes set none. With `lines`, a failing word is
+ * looked at byte by byte, since it may hold a line end.
+ */
+function scanAscii(b: Uint8Array, lines: boolean): boolean {
   const n = b.length;
   let i = 0;
   if (n >= 64) {
-    while ((b.byteOffset + i) & 3) if (!lineByteOk(b, i++)) return false;
+    while ((b.byteOffset + i) & 3) if (!byteOk(b, i++, lines)) return false;
     const words = new Uint32Array(b.buffer, b.byteOffset + i, (n - i) >> 2);
     for (let k = 0; k < words.length; k++) {
       const x = words[k];
       if (((x - 0x20202020) | (x + 0x01010101)) & 0x80808080) {
+        if (!lines) return false;
         const at = i + (k << 2);
-        if (!lineByteOk(b, at) || !lineByteOk(b, at + 1) || !lineByteOk(b, at + 2) || !lineByteOk(b, at + 3)) return false;
+        if (!byteOk(b, at, true) || !byteOk(b, at + 1, true) || !byteOk(b, at + 2, true) || !byteOk(b, at + 3, true)) return false;
       }
     }
     i += words.length << 2;
   }
-  for (; i < n; i++) if (!lineByteOk(b, i)) return false;
+  for (; i < n; i++) if (!byteOk(b, i, lines)) return false;
   return true;
 }
 
-function lineByteOk(b: Uint8Array, i: number): boolean {
+function byteOk(b: Uint8Array, i: number, lines: boolean): boolean {
   const c = b[i];
-  return (c >= 0x20 && c <= 0x7e) || c === 0x0a || c === 0x09 || (c === 0x0d && b[i + 1] === 0x0a);
+  if (c >= 0x20 && c <= 0x7e) return true;
+  return lines && (c === 0x0a || c === 0x09 || (c === 0x0d && b[i + 1] === 0x0a));
 }
 
 /** Text or hex, as the JSON output carries payloads. */
@@ -137,7 +126,7 @@ export function copyBytes(b: Uint8Array): Uint8Array {
 
 /** Bytes as ISO-8859-1 text: one character per byte, for header parsing. */
 export function ascii(b: Uint8Array): string {
-  return latin1.decode(b);
+  return latin1Slice.call(b, 0, b.length);
 }
 
 /** Appends b to a growable byte list kept under a cap; returns false once the cap cut it. */
