@@ -2,6 +2,7 @@ import type { Message, Role } from '../dissect/types.js';
 import { TCP_FIN, TCP_RST, TCP_SYN } from '../decode/tcp.js';
 import type { Connection, Dir, SegmentInfo } from '../reassembly/types.js';
 import type { Figures } from './figures.js';
+import { LIMITS } from '../limits.js';
 
 /** Where the bytes of a group of packets go. The four parts add up to Frame Bytes. */
 export interface Overhead {
@@ -388,8 +389,10 @@ class Ranges {
     }
   }
 }
-/** Packets waiting for their message, per connection, before the oldest is given up. */
-const MAX_PENDING = 10000;
+/** Packets waiting for their message, per direction, before the oldest is given up. */
+const MAX_PENDING = LIMITS.pendingPackets;
+/** How far from the back of the queue a packet may be slotted in: beyond, it is too far out of order to wait. */
+const MAX_PENDING_SHIFT = 256;
 /** Latencies kept for the medians: enough for a stable figure, bounded for huge captures. */
 const MAX_LATENCY_SAMPLES = 100_000;
 
@@ -400,17 +403,132 @@ function median(xs: Float64Array): number | null {
   return s.length % 2 ? s[m] : round((s[m - 1] + s[m]) / 2);
 }
 
+/**
+ * Packets of one direction waiting for the message that holds their key byte, sorted by that
+ * offset (stable: equal offsets keep their arrival order). Messages complete in stream order,
+ * so a new range claims a run near the front and packets arrive near the back: registering a
+ * range costs a binary search plus what it claims, and a packet costs O(1), however many wait.
+ * (An unsorted list searched in full for every message made an SSE firehose quadratic: packets
+ * whose message was already forgotten waited there, 10,000 of them, searched for every event.)
+ * Live entries are [head, tail) of parallel arrays; the dead front is reclaimed in batches.
+ */
+export class PendingQueue {
+  private p: Array<SegmentInfo | null> = [];
+  private offsets: number[] = [];
+  private viaAck: boolean[] = [];
+  private head = 0;
+  private tail = 0;
+  /** Entries moved by insertions and removals: what a test counts to see the bound hold. */
+  moved = 0;
+
+  get size(): number {
+    return this.tail - this.head;
+  }
+
+  /** Where the first entry with offset >= `offset` (or > with `after`) lies. */
+  private bound(offset: number, after: boolean): number {
+    let lo = this.head;
+    let hi = this.tail;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const o = this.offsets[mid];
+      if (o < offset || (after && o === offset)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * Adds a packet; false when it would land further than MAX_PENDING_SHIFT entries from the
+   * back (a packet far out of order: the caller gives it to what is under way instead).
+   */
+  push(p: SegmentInfo, offset: number, viaAck: boolean): boolean {
+    let at = this.tail;
+    if (at > this.head && this.offsets[at - 1] > offset) {
+      at = this.bound(offset, true);
+      if (this.tail - at > MAX_PENDING_SHIFT) return false;
+    }
+    if (this.tail === this.p.length) {
+      if (this.head > 0 && this.head >= this.p.length >> 1) {
+        at -= this.head;
+        this.compact();
+      } else {
+        // copyWithin never grows an array: make room for one more first.
+        this.p.push(null);
+        this.offsets.push(0);
+        this.viaAck.push(false);
+      }
+    }
+    if (at < this.tail) {
+      this.p.copyWithin(at + 1, at, this.tail);
+      this.offsets.copyWithin(at + 1, at, this.tail);
+      this.viaAck.copyWithin(at + 1, at, this.tail);
+      this.moved += this.tail - at;
+    }
+    this.p[at] = copySegment(p);
+    this.offsets[at] = offset;
+    this.viaAck[at] = viaAck;
+    this.tail++;
+    return true;
+  }
+
+  /** Hands every packet whose offset lies in [start, end) to slot, in offset order. */
+  claim(start: number, end: number, slot: Slot): void {
+    if (this.tail === this.head) return;
+    const lo = this.bound(start, false);
+    if (lo === this.tail || this.offsets[lo] >= end) return;
+    const hi = this.bound(end, false);
+    for (let i = lo; i < hi; i++) {
+      slot.add(this.p[i]!, this.viaAck[i]);
+      this.p[i] = null;
+    }
+    if (lo === this.head) this.head = hi;
+    else {
+      // Entries below `start` wait on: shift the tail down over the claimed run.
+      this.p.copyWithin(lo, hi, this.tail);
+      this.offsets.copyWithin(lo, hi, this.tail);
+      this.viaAck.copyWithin(lo, hi, this.tail);
+      this.moved += this.tail - hi;
+      const n = this.tail - hi + lo;
+      for (let i = n; i < this.tail; i++) this.p[i] = null;
+      this.tail = n;
+    }
+    if (this.head === this.tail) this.head = this.tail = 0;
+  }
+
+  /** Gives up the oldest-keyed packet (to `to`), as when too many wait. */
+  shift(to: Slot): void {
+    const i = this.head++;
+    to.add(this.p[i]!, this.viaAck[i]);
+    this.p[i] = null;
+    if (this.head === this.tail) this.head = this.tail = 0;
+  }
+
+  /** Hands every waiting packet to `to` and empties the queue. */
+  drain(to: Slot): void {
+    for (let i = this.head; i < this.tail; i++) {
+      to.add(this.p[i]!, this.viaAck[i]);
+      this.p[i] = null;
+    }
+    this.head = this.tail = 0;
+  }
+
+  private compact(): void {
+    const n = this.tail - this.head;
+    this.p.copyWithin(0, this.head, this.tail);
+    this.offsets.copyWithin(0, this.head, this.tail);
+    this.viaAck.copyWithin(0, this.head, this.tail);
+    for (let i = n; i < this.tail; i++) this.p[i] = null;
+    this.moved += n;
+    this.head = 0;
+    this.tail = n;
+  }
+}
+
 class ConnState {
   ranges: [Ranges, Ranges] = [new Ranges(), new Ranges()];
-  /**
-   * Packets waiting for the message that holds their key byte, as parallel arrays (no wrapper
-   * objects) of which the first pendingN entries are live (no array resizing per message).
-   */
-  pendingP: Array<SegmentInfo | null> = [];
-  pendingDir: Dir[] = [];
-  pendingOffset: number[] = [];
-  pendingViaAck: boolean[] = [];
-  pendingN = 0;
+  /** Packets waiting for the message that holds their key byte, per direction of that byte. */
+  pending: [PendingQueue, PendingQueue] = [new PendingQueue(), new PendingQueue()];
   unanswered: Group[] = [];
   latest: Group | null = null;
   /** Updates of this connection not yet handed over (late ACKs may still join them). */
@@ -607,8 +725,8 @@ export class UpdateTracker {
 
   private settleConnection(s: ConnState): void {
     const fallback = s.latest ?? this.setup;
-    for (let i = 0; i < s.pendingN; i++) fallback.add(s.pendingP[i]!, s.pendingViaAck[i]);
-    this.clearPending(s);
+    s.pending[0].drain(fallback);
+    s.pending[1].drain(fallback);
     for (const pre of s.preludes) pre.settle(s.latest ?? this.setup);
     s.preludes = [];
     if (s.handshake.target === null) s.handshake.settle(this.setup);
@@ -673,34 +791,7 @@ export class UpdateTracker {
 
   private register(s: ConnState, dir: Dir, start: number, end: number, slot: Slot): void {
     s.ranges[dir].push(start, end, slot);
-    const n = s.pendingN;
-    if (n === 0) return;
-    // Resolve what this range holds, compacting the rest in place.
-    let w = 0;
-    for (let i = 0; i < n; i++) {
-      const off = s.pendingOffset[i];
-      if (s.pendingDir[i] === dir && off >= start && off < end) slot.add(s.pendingP[i]!, s.pendingViaAck[i]);
-      else {
-        if (w !== i) {
-          s.pendingP[w] = s.pendingP[i];
-          s.pendingDir[w] = s.pendingDir[i];
-          s.pendingOffset[w] = off;
-          s.pendingViaAck[w] = s.pendingViaAck[i];
-        }
-        w++;
-      }
-    }
-    this.truncatePending(s, w);
-  }
-
-  /** Keeps the first n pending packets; the slots after them let go of theirs. */
-  private truncatePending(s: ConnState, n: number): void {
-    for (let i = n; i < s.pendingN; i++) s.pendingP[i] = null;
-    s.pendingN = n;
-  }
-
-  private clearPending(s: ConnState): void {
-    this.truncatePending(s, 0);
+    s.pending[dir].claim(start, end, slot);
   }
 
   private place(s: ConnState, p: SegmentInfo, dir: Dir, offset: number, viaAck: boolean): void {
@@ -710,20 +801,11 @@ export class UpdateTracker {
       slot.add(p, viaAck);
       return;
     }
-    const n = s.pendingN++;
-    s.pendingP[n] = copySegment(p);
-    s.pendingDir[n] = dir;
-    s.pendingOffset[n] = offset;
-    s.pendingViaAck[n] = viaAck;
-    if (s.pendingN > MAX_PENDING) {
-      // A packet whose message never comes (bytes no dissector claimed) goes with what is under way.
-      (s.latest ?? this.setup).add(s.pendingP[0]!, s.pendingViaAck[0]);
-      s.pendingP.copyWithin(0, 1, s.pendingN);
-      s.pendingDir.copyWithin(0, 1, s.pendingN);
-      s.pendingOffset.copyWithin(0, 1, s.pendingN);
-      s.pendingViaAck.copyWithin(0, 1, s.pendingN);
-      this.truncatePending(s, s.pendingN - 1);
-    }
+    const q = s.pending[dir];
+    // A packet far out of order, or the oldest of too many waiting (bytes no dissector
+    // claimed), goes with what is under way.
+    if (!q.push(p, offset, viaAck)) (s.latest ?? this.setup).add(p, viaAck);
+    else if (q.size > MAX_PENDING) q.shift(s.latest ?? this.setup);
   }
 
   /** Settles what is still open and returns the updates in order (all of them only with keepUpdates). */
