@@ -328,22 +328,47 @@ const RING = 2 * MAX_RANGES + 1;
  * and the most recent ones.
  */
 class Ranges {
-  private readonly starts = new Float64Array(RING);
-  private readonly ends = new Float64Array(RING);
-  private readonly slots: Array<Slot | null> = new Array<Slot | null>(RING).fill(null);
+  // Small at first, grown to RING: most connections carry a few messages, and a capture may
+  // hold a million of them (each connection's state is what the short-connection load costs).
+  private starts = new Float64Array(4);
+  private ends = new Float64Array(4);
+  private slots: Array<Slot | null> = [null, null, null, null];
   /** Ring position of the oldest range. */
   private head = 0;
   private count = 0;
   /** Largest end registered: offsets past it need no search. */
   maxEnd = 0;
 
+  private get capacity(): number {
+    return this.starts.length;
+  }
+
   /** Ring position of the k-th oldest range. */
   private at(k: number): number {
     const i = this.head + k;
-    return i >= RING ? i - RING : i;
+    return i >= this.capacity ? i - this.capacity : i;
+  }
+
+  /** Doubles the ring (up to RING), oldest range first. */
+  private grow(): void {
+    const n = Math.min(RING, this.capacity * 2);
+    const starts = new Float64Array(n);
+    const ends = new Float64Array(n);
+    const slots = new Array<Slot | null>(n).fill(null);
+    for (let k = 0; k < this.count; k++) {
+      const i = this.at(k);
+      starts[k] = this.starts[i];
+      ends[k] = this.ends[i];
+      slots[k] = this.slots[i];
+    }
+    this.starts = starts;
+    this.ends = ends;
+    this.slots = slots;
+    this.head = 0;
   }
 
   push(start: number, end: number, slot: Slot): void {
+    if (this.count === this.capacity) this.grow();
     const i = this.at(this.count);
     this.starts[i] = start;
     this.ends[i] = end;
