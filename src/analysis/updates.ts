@@ -101,6 +101,8 @@ export class Group extends Slot {
   /** Set when the update is handed over, so the last group (kept, see steadyState) no longer holds its connection's state. */
   connId = 0;
   protocol = 'tcp';
+  /** An HTTP exchange before the first update, not yet known to be set-up or an update: its answer tells. */
+  candidate = false;
   constructor(public conn: ConnState | null) {
     super(null);
     this.target = this;
@@ -123,6 +125,21 @@ export class Group extends Slot {
       this.addServer(p);
       if (p.time > this.answerAck) this.answerAck = p.time;
     } else if (p.dir === 0 && app > 0 && p.time > this.requestEnd) this.requestEnd = p.time;
+  }
+  /** Takes over the figures of a group that turned out to be part of this one (a page load into set-up). */
+  absorb(g: Group): void {
+    this.totalPackets += g.totalPackets;
+    this.appPackets += g.appPackets;
+    this.frameBytes += g.frameBytes;
+    this.tcpBytes += g.tcpBytes;
+    this.appBytes += g.appBytes;
+    this.sTotalPackets += g.sTotalPackets;
+    this.sAppPackets += g.sAppPackets;
+    this.sFrameBytes += g.sFrameBytes;
+    this.sTcpBytes += g.sTcpBytes;
+    this.sAppBytes += g.sAppBytes;
+    this.linkNet += g.linkNet;
+    this.useful += g.useful;
   }
   private addServer(p: SegmentInfo): void {
     this.sTotalPackets++;
@@ -561,7 +578,8 @@ class ConnState {
   preludes: Slot[] = [];
   handshake: Slot;
   sawMessage = false;
-  highestAck: [number, number] = [0, 0];
+  /** Highest ACK offset seen per direction; -1 so that the handshake's last ACK (of the SYN, at offset 0) counts as new. */
+  highestAck: [number, number] = [-1, -1];
   protocol = 'tcp';
   constructor(readonly conn: Connection) {
     this.handshake = new Slot(null);
@@ -607,6 +625,8 @@ export class UpdateTracker {
   /** Packets that arrived for an update after it was reported. */
   readonly late: Group;
   private pageLoadSeen = false;
+  /** What the set-up holds beyond handshakes, and why: the summary and JSON say it. */
+  readonly setupNotes: Array<SetupNote & { connection: number }> = [];
 
   /**
    * With keepUpdates, finish() returns every update; without, only the figures of the
@@ -683,6 +703,7 @@ export class UpdateTracker {
       case 'answer':
       case 'push': {
         const g = s.unanswered.shift() ?? this.openGroup(s, false);
+        if (g.candidate) this.decide(s, g, m.kind === 'http-response' ? setupReason(m, this.pageLoadSeen) : null);
         g.kinds.push(m.kind);
         g.useful += m.wire.useful;
         for (const pre of s.preludes) pre.settle(g);
@@ -691,6 +712,11 @@ export class UpdateTracker {
         break;
       }
       case 'prelude':
+        // The head of an event stream answers a subscription: set-up, like one a browser makes.
+        if (m.kind === 'http-response' && m.bodyLength === null && s.unanswered[0]?.candidate) {
+          const g = s.unanswered.shift()!;
+          this.decide(s, g, { kind: 'subscription', text: 'a request answered with an event stream' });
+        }
         slot = new Slot(null);
         s.preludes.push(slot);
         break;
@@ -712,20 +738,40 @@ export class UpdateTracker {
   }
 
   private openGroup(s: ConnState, httpRequest: boolean): Group {
-    // Every technique starts by loading its page: the first HTTP exchange is set-up.
-    const isSetup = httpRequest && !this.pageLoadSeen && this.created === 0;
-    if (httpRequest) this.pageLoadSeen = true;
     const g = new Group(s);
-    if (isSetup) g.target = this.setup;
-    else {
-      g.index = ++this.created;
-      this.openNow++;
-      s.open.push(g);
-      // Three updates on, nothing more will join the oldest: hand it over.
-      if (s.open.length > 3) this.handOver(s.open.shift()!);
-    }
     s.latest = g;
+    // Before the first update, an HTTP exchange may be the page load (or what the page
+    // fetches with it): which it is, its answer tells (decide). Being first is not enough:
+    // a capture of curl requests has no page load.
+    if (httpRequest && this.created === 0) {
+      g.candidate = true;
+      return g;
+    }
+    this.openUpdate(s, g);
     return g;
+  }
+
+  private openUpdate(s: ConnState, g: Group): void {
+    g.index = ++this.created;
+    this.openNow++;
+    s.open.push(g);
+    // Three updates on, nothing more will join the oldest: hand it over.
+    if (s.open.length > 3) this.handOver(s.open.shift()!);
+  }
+
+  /** A candidate exchange turns out to be set-up (for the reason given) or an update (null). */
+  private decide(s: ConnState, g: Group, reason: SetupNote | null): void {
+    g.candidate = false;
+    if (reason === null) {
+      this.openUpdate(s, g);
+      return;
+    }
+    if (reason.kind === 'page-load') this.pageLoadSeen = true;
+    if (this.setupNotes.length < MAX_SETUP_NOTES) this.setupNotes.push({ ...reason, connection: s.conn.id });
+    this.setup.absorb(g);
+    g.target = this.setup;
+    s.ranges[0].retarget(g, this.setup);
+    s.ranges[1].retarget(g, this.setup);
   }
 
   /** The connection has ended: what is still open on it is settled and handed over. */
@@ -749,6 +795,8 @@ export class UpdateTracker {
   }
 
   private settleConnection(s: ConnState): void {
+    // An exchange still waiting to be told what it is (its answer never came) counts as the update it asked for.
+    for (const g of s.unanswered) if (g.candidate) this.decide(s, g, null);
     const fallback = s.latest ?? this.setup;
     s.pending[0].drain(fallback);
     s.pending[1].drain(fallback);
@@ -890,3 +938,29 @@ function round(t: number): number {
   return Math.round(t * 1e6) / 1e6;
 }
 
+
+/** Why an exchange before the first update was taken as set-up. */
+export interface SetupNote {
+  kind: 'page-load' | 'page-resource' | 'subscription';
+  text: string;
+}
+
+/** Set-up notes kept (a capture of page loads only would list every one). */
+const MAX_SETUP_NOTES = 20;
+
+/** What a page fetches with its document: styles, scripts, images, fonts, icons, manifests. */
+const PAGE_RESOURCE = /^(text\/css|(text|application)\/(x-)?javascript|application\/(manifest\+)?json\+?manifest|application\/wasm|image\/|font\/|application\/font)/;
+
+/**
+ * Whether the answer m makes its exchange set-up, before any update: the first HTML document
+ * is the page load, and what the page then fetches before its first update (by the content
+ * type of the answer) goes with it. Anything else (JSON, text, a second HTML page: a reload)
+ * is an update.
+ */
+function setupReason(m: Message, pageLoadSeen: boolean): SetupNote | null {
+  if (m.kind !== 'http-response') return null;
+  const type = (m.headers.find(([n]) => n.toLowerCase() === 'content-type')?.[1] ?? '').trim().toLowerCase();
+  if (!pageLoadSeen && (type.startsWith('text/html') || type.startsWith('application/xhtml+xml'))) return { kind: 'page-load', text: `the first HTML document (${m.status}, ${type})` };
+  if (pageLoadSeen && PAGE_RESOURCE.test(type)) return { kind: 'page-resource', text: `fetched by the page before its first update (${type})` };
+  return null;
+}

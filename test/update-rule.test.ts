@@ -1,0 +1,39 @@
+import { describe, expect, test } from 'vitest';
+import { runJson } from './helpers/run.js';
+
+// Captures of real servers and clients (fixtures/recorded/record.sh). Every expected figure
+// below was read off `tshark -r FILE -T fields -e frame.number -e frame.len -e tcp.flags.str
+// -e tcp.len`, not off sockstat.
+
+describe('the update rule on captures without a page load', () => {
+  test('a connection opened for one request: its whole handshake belongs to that update', async () => {
+    // python3 -m http.server --protocol HTTP/1.1, three curl requests, a connection each.
+    // tshark: each connection is SYN 74, SYN/ACK 74, ACK 66, GET 153, ACK 66, head 258, ACK 66,
+    // body 86, ACK 66 (909 bytes in 9 packets), then FIN 66, FIN 66, ACK 66.
+    const c = (await runJson('fixtures/recorded-newconn.pcap')).captures[0];
+    expect(c.updateCount).toBe(3);
+    const frames = (from: number) => Array.from({ length: 9 }, (_, i) => from + i);
+    expect(c.updates.map((u: any) => u.frames)).toEqual([frames(1), frames(13), frames(25)]);
+    for (const u of c.updates) {
+      expect(u.totalPackets).toBe(9);
+      expect(u.frameBytes).toBe(74 + 74 + 66 + 153 + 66 + 258 + 66 + 86 + 66);
+      expect(u.appBytes).toBe(87 + 192 + 20);
+    }
+    // No page load (the answers are JSON): nothing is set-up; the FINs and their ACKs are tear-down.
+    expect(c.setup.totalPackets).toBe(0);
+    expect(c.teardown).toMatchObject({ totalPackets: 9, frameBytes: 9 * 66 });
+  });
+
+  test('curl subscribed to an event stream: ten events are ten updates, the subscription is set-up', async () => {
+    // tshark: SYN 74, SYN/ACK 74, ACK 66, GET 150, ACK 66 (set-up: 430 bytes); frame 6 (275
+    // bytes) carries the stream's head and the first event, frame 7 its ACK; events 2-9 are
+    // 86-byte segments each with a 66-byte ACK; frame 24 (93) the tenth event and the last chunk.
+    const c = (await runJson('fixtures/recorded-curl-sse.pcap')).captures[0];
+    expect(c.updateCount).toBe(10);
+    expect(c.setup).toMatchObject({ totalPackets: 5, frameBytes: 74 + 74 + 66 + 150 + 66, appBytes: 84 });
+    expect(c.updates[0]).toMatchObject({ frames: [6, 7], frameBytes: 275 + 66 });
+    for (let i = 1; i < 9; i++) expect(c.updates[i]).toMatchObject({ frames: [6 + 2 * i, 7 + 2 * i], frameBytes: 86 + 66 });
+    expect(c.updates[9]).toMatchObject({ frames: [24, 25], frameBytes: 93 + 66 });
+    expect(c.steadyState).toMatchObject({ totalPackets: 2, frameBytes: 152, appBytes: 20 });
+  });
+});
