@@ -8,7 +8,7 @@ import { DEFAULT_DISSECT_OPTIONS, type DissectOptions, type Message } from './di
 import { Reassembler } from './reassembly/tcp.js';
 import type { Connection, ReassemblyStats, SegmentInfo } from './reassembly/types.js';
 import { addPacket, emptyFigures, type Figures } from './analysis/figures.js';
-import { UpdateTracker, type Latency, type Update } from './analysis/updates.js';
+import { UpdateTracker, type Latency, type SetupNote, type Update } from './analysis/updates.js';
 
 /** Connections listed in the report when messages are not collected (the summary shows a few). */
 const MAX_LISTED_CONNECTIONS = 1000;
@@ -55,6 +55,10 @@ export interface CaptureReport {
   updates: Update[];
   updateCount: number;
   steady: Update | null;
+  /** The steady state of each technique's updates (by what their connection carried): a mixed capture has one for each. */
+  steadyByProtocol: Array<{ protocol: string; updateCount: number; steady: Update | null }>;
+  /** What the set-up holds beyond handshakes, and why (the page load, what the page fetched, subscriptions). */
+  setupNotes: Array<SetupNote & { connection: number }>;
   /** Medians over the updates. */
   latency: Latency;
   setup: Figures;
@@ -272,6 +276,8 @@ class Analysis {
       updates,
       updateCount: this.tracker.updateCount,
       steady: this.tracker.steadyState(),
+      steadyByProtocol: this.tracker.steadyByProtocol(),
+      setupNotes: this.tracker.setupNotes,
       latency: this.tracker.medianLatency(),
       setup,
       teardown,

@@ -37,3 +37,36 @@ describe('the update rule on captures without a page load', () => {
     expect(c.steadyState).toMatchObject({ totalPackets: 2, frameBytes: 152, appBytes: 20 });
   });
 });
+
+describe('steady state per technique', () => {
+  test('a mixed capture has a steady state for each technique, the most frequent shape of its own updates', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { generate } = await import('../src/synth/generate.js');
+    const { analyzeFile } = await import('../src/analyze.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'sockstat-mixed-')), 'mixed.pcap');
+    generate(file, 1_500_000, 7);
+    const r = await analyzeFile(file, { keepUpdates: true, collectMessages: true });
+    const protocolOf = new Map(r.connections.map((c) => [c.id, c.protocol]));
+    // Counted here from every update, by the protocol of its connection.
+    const byProtocol = new Map<string, Map<string, { n: number; last: number }>>();
+    for (const u of r.updates) {
+      const p = protocolOf.get(u.connection)!;
+      const shapes = byProtocol.get(p) ?? new Map();
+      byProtocol.set(p, shapes);
+      const f = u.figures;
+      const key = [f.totalPackets, f.appPackets, f.frameBytes, f.tcpBytes, f.appBytes].join();
+      const e = shapes.get(key) ?? { n: 0, last: 0 };
+      shapes.set(key, { n: e.n + 1, last: Math.max(e.last, u.index) });
+    }
+    expect(byProtocol.size).toBeGreaterThanOrEqual(3);
+    expect(new Set(r.steadyByProtocol.map((s) => s.protocol))).toEqual(new Set(byProtocol.keys()));
+    for (const s of r.steadyByProtocol) {
+      const shapes = [...byProtocol.get(s.protocol)!.values()];
+      const best = shapes.reduce((a, b) => (b.n > a.n || (b.n === a.n && b.last > a.last) ? b : a));
+      expect(s.updateCount).toBe(shapes.reduce((a, b) => a + b.n, 0));
+      expect(s.steady?.index).toBe(best.last);
+    }
+  });
+});

@@ -610,6 +610,8 @@ export class UpdateTracker {
   private readonly kept: Update[] = [];
   private readonly shapes = new ShapeTable();
   private lastGroup: Group | null = null;
+  /** The same count per technique (the protocol its connection turned out to carry): a mixed capture has a steady state for each. */
+  private readonly byProtocol = new Map<string, { shapes: ShapeTable; last: Group; count: number }>();
   private count = 0;
   /** Updates opened and not yet handed over. */
   private openNow = 0;
@@ -837,6 +839,17 @@ export class UpdateTracker {
     // The others keep their latest group (one per shape), made into an Update only for the one chosen.
     this.shapes.count(g, this.openNow);
     if (!this.lastGroup || g.index > this.lastGroup.index) this.lastGroup = g;
+    // Counted with every open update as possibly lower-indexed: an upper bound, so the table keeps what it must.
+    const t = this.byProtocol.get(g.protocol);
+    if (t === undefined) {
+      const shapes = new ShapeTable();
+      shapes.count(g, this.openNow);
+      this.byProtocol.set(g.protocol, { shapes, last: g, count: 1 });
+    } else {
+      t.shapes.count(g, this.openNow);
+      t.count++;
+      if (g.index > t.last.index) t.last = g;
+    }
     if (this.keepUpdates || this.onUpdate) {
       const u = this.toUpdate(g);
       if (this.keepUpdates) this.kept.push(u);
@@ -906,10 +919,22 @@ export class UpdateTracker {
    * frequent shapes, the one whose latest update came last. Null when there are no updates.
    */
   steadyState(): Update | null {
-    const best = this.shapes.steady();
+    return this.steadyOf(this.shapes, this.lastGroup);
+  }
+
+  /**
+   * The steady state of each technique's updates (by the protocol of their connection), in
+   * the order the techniques first settled an update; the same rule as steadyState().
+   */
+  steadyByProtocol(): Array<{ protocol: string; updateCount: number; steady: Update | null }> {
+    return [...this.byProtocol].map(([protocol, t]) => ({ protocol, updateCount: t.count, steady: this.steadyOf(t.shapes, t.last) }));
+  }
+
+  private steadyOf(shapes: ShapeTable, last: Group | null): Update | null {
+    const best = shapes.steady();
     if (!best) return null;
     if (best.update) return best.update;
-    return this.lastGroup ? this.toUpdate(this.lastGroup) : null;
+    return last ? this.toUpdate(last) : null;
   }
 
   /** Packets of the set-up and tear-down, outside every update. */
