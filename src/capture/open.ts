@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
+import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { readPcap } from './pcap.js';
 import { readPcapng } from './pcapng.js';
@@ -83,25 +83,7 @@ export async function readStream(source: Readable | AsyncIterable<Buffer>, sink:
       head = head.length === 0 ? r.value : Buffer.concat([head, r.value]);
     }
     if (head.length === 0) throw new CaptureError('empty file');
-    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-      // tshark reads gzip-compressed captures too; so do we, through Node's own zlib.
-      const gunzip = createGunzip();
-      const feed = (async () => {
-        gunzip.write(head);
-        for (;;) {
-          const r = await it.next();
-          if (r.done) break;
-          if (!gunzip.write(r.value)) await new Promise((res) => gunzip.once('drain', res));
-        }
-        gunzip.end();
-      })();
-      feed.catch((e) => gunzip.destroy(e));
-      try {
-        return await readStream(gunzip, sink);
-      } catch (e) {
-        throw e instanceof CaptureError ? e : new CaptureError(`gzip: ${(e as Error).message}`);
-      }
-    }
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return await readGzip(head, it, sink);
     if (head.length < 4) throw new CaptureError(`file is too short to be a capture (${head.length} bytes)`);
     const magic = head.readUInt32BE(0);
     const chunks = rest(head, it);
@@ -124,6 +106,76 @@ export async function readStream(source: Readable | AsyncIterable<Buffer>, sink:
   }
 }
 
+/**
+ * A gzip-compressed capture (tshark reads them too), through Node's own zlib. A compressed
+ * stream that breaks (cut short: "unexpected end of file"; corrupt) ends the capture as a cut
+ * plain file does (issue 13.9): the packets inflated before the break are analysed, and the
+ * break is the capture's error. Only when nothing could be inflated at all is it the file's.
+ */
+async function readGzip(head: Buffer, it: AsyncIterator<Buffer>, sink: CaptureSink): Promise<CaptureResult> {
+  const gunzip = createGunzip();
+  let stopped = false;
+  /** Waits for `start` to call its callback, or for gunzip to close (once it has failed it never calls back). */
+  const settled = (start: (done: () => void) => void) =>
+    new Promise<void>((res) => {
+      const done = () => { gunzip.off('close', done); res(); };
+      gunzip.once('close', done);
+      start(done);
+    });
+  const feed = (async () => {
+    gunzip.write(head);
+    while (!stopped) {
+      const r = await it.next();
+      if (r.done || stopped || gunzip.destroyed) break;
+      if (!gunzip.write(r.value)) await settled((done) => gunzip.once('drain', done));
+    }
+    if (stopped || gunzip.destroyed) return;
+    // The last input is inflated as far as it goes before the end: a chunk still queued when
+    // the stream ends is inflated with Z_FINISH, and on a cut stream zlib drops that chunk's
+    // whole output with its "unexpected end of file".
+    await settled((done) => gunzip.flush(zlibConstants.Z_SYNC_FLUSH, done));
+    if (!gunzip.destroyed) gunzip.end();
+  })();
+  feed.catch((e) => gunzip.destroy(e));
+  let broken: NodeJS.ErrnoException | null = null;
+  async function* inflated(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of gunzip) yield chunk as Buffer;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (!isZlibError(err)) throw err;
+      broken = err;
+    }
+  }
+  let r: CaptureResult;
+  try {
+    r = await readStream(inflated(), sink);
+  } catch (e) {
+    if (broken) throw toCaptureError(broken);
+    throw e instanceof CaptureError ? e : new CaptureError(`gzip: ${(e as Error).message}`);
+  } finally {
+    stopped = true;
+    gunzip.destroy();
+  }
+  const b = broken as NodeJS.ErrnoException | null;
+  // The reader's own complaint stands when it came first (a corrupt record, read before the
+  // break); one that says only that the input ended too soon is the break's doing.
+  if (b && (r.error === null || r.endedEarly)) {
+    r.error = `${gzipTrouble(b)} after frame ${r.packets} (${b.message})`;
+    r.endedEarly = true;
+  }
+  return r;
+}
+
+/** "unexpected end of file" (Z_BUF_ERROR) is a stream cut short; the other zlib errors, a corrupt one. */
+function gzipTrouble(e: NodeJS.ErrnoException): string {
+  return e.code === 'Z_BUF_ERROR' ? 'gzip data is cut off' : 'gzip data is corrupt';
+}
+
+function isZlibError(e: NodeJS.ErrnoException): boolean {
+  return typeof e?.code === 'string' && e.code.startsWith('Z_');
+}
+
 async function* rest(head: Buffer, it: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
   yield head;
   for (;;) {
@@ -141,7 +193,7 @@ function toCaptureError(e: unknown): CaptureError {
     case 'EACCES': return new CaptureError('permission denied');
     case 'EISDIR': return new CaptureError('is a directory');
     case 'Z_DATA_ERROR':
-    case 'Z_BUF_ERROR': return new CaptureError(`gzip data is corrupt (${err.message})`);
+    case 'Z_BUF_ERROR': return new CaptureError(`${gzipTrouble(err)} (${err.message})`);
     default: return new CaptureError(err?.message ? err.message.split('\n')[0] : String(e));
   }
 }

@@ -1,4 +1,5 @@
-import type { CaptureInfo, CaptureResult, CaptureSink } from './types.js';
+import { LIMITS } from '../limits.js';
+import { keepComment, readerWork, type CaptureInfo, type CaptureResult, type CaptureSink } from './types.js';
 
 const BT_SHB = 0x0a0d0d0a;
 const BT_IDB = 0x00000001;
@@ -10,8 +11,6 @@ const OPT_ENDOFOPT = 0;
 const OPT_COMMENT = 1;
 const IF_TSRESOL = 9;
 const IF_TSOFFSET = 14;
-/** A block longer than this is taken as corruption rather than buffered. */
-const MAX_BLOCK = 64 * 1024 * 1024;
 
 interface Interface {
   linkType: number;
@@ -27,12 +26,34 @@ interface Interface {
  * Reads pcapng (RFC draft "PCAP Next Generation"): section headers in either byte order,
  * several interfaces each with its own link type and timestamp resolution, enhanced, simple
  * and obsolete packet blocks. Unknown blocks are skipped by their length.
+ *
+ * Blocks are read in place in the chunk that holds them; one cut by a chunk boundary is copied
+ * once into a buffer of its own length. A block longer than LIMITS.captureBlock is skipped with
+ * a warning, its bytes counted off as they come. At most LIMITS.pcapngInterfaces interfaces are
+ * kept per section and LIMITS.commentsKept comments per file: what is past them is counted.
  */
 export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSink): Promise<CaptureResult> {
-  const info: CaptureInfo = { format: 'pcapng', linkTypes: [], snapLength: 0, comments: [] };
-  let buf: Buffer = Buffer.alloc(0);
-  let pos = 0;
+  const info: CaptureInfo = { format: 'pcapng', linkTypes: [], snapLength: 0, comments: [], commentsNotKept: 0, packetsSkipped: 0 };
+  const linkTypesSeen = new Set<number>();
   let bytesRead = 0;
+  /** The opening of a block (12 bytes), or a skipped block's trailing length (4), being gathered across chunks. */
+  const head = Buffer.alloc(12);
+  let headFill = 0;
+  let gathering: 0 | 4 | 12 = 0;
+  let headAt = 0;
+  /** A block cut by a chunk boundary, allocated to its length; its bytes so far; its file offset. */
+  let blk = null as Buffer | null;
+  let blkFill = 0;
+  let blkAt = 0;
+  /** Bytes still to pass over (before its trailing length) of a block too long to hold. */
+  let skip = 0;
+  let skipLength = 0;
+  let skipAt = 0;
+  /** Interface descriptions seen in this section, kept or not: a packet's interface ID indexes them. */
+  let described = 0;
+  let interfacesNotKept = 0;
+  let overLimitPackets = 0;
+  let unknownInterfacePackets = 0;
   let frame = 0;
   let error: string | null = null;
   let le = true;
@@ -81,10 +102,34 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
     });
   };
 
+  /**
+   * A packet block on interface `id`, which is not kept: counted and skipped, with one warning
+   * for the first of each kind (a count of them all comes at the end). Returns the warning for
+   * the next frame, or null.
+   */
+  const notKept = (id: number, neverDescribed: string): string | null => {
+    info.packetsSkipped++;
+    if (id < described) {
+      // Past the limit, but described: a frame Wireshark would show, so it keeps its number.
+      frame++;
+      if (++overLimitPackets === 1) sink.warning(frame, `packet on interface ${id}, past the ${LIMITS.pcapngInterfaces} interfaces kept: skipped`);
+      return null;
+    }
+    return ++unknownInterfacePackets === 1 ? neverDescribed : null;
+  };
+
   /** Parses one whole block at b[0, len). Returns an error message or null. */
   const block = (b: Buffer, type: number, len: number): string | null => {
     if (type === BT_IDB) {
       if (len < 20) return 'interface description block too short';
+      described++;
+      if (interfaces.length >= LIMITS.pcapngInterfaces) {
+        // Ten million interfaces once took 1.5 GB: past the limit they are only counted.
+        if (++interfacesNotKept === 1) {
+          sink.warning(null, `more than ${LIMITS.pcapngInterfaces} interface descriptions in a section: those past it are not kept, and packets on them are skipped`);
+        }
+        return null;
+      }
       const iface: Interface = {
         linkType: u16(b, 8),
         snapLength: u32(b, 12),
@@ -101,11 +146,14 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
         } else if (code === IF_TSOFFSET && v.length >= 8) {
           iface.tsOffset = Number(le ? v.readBigInt64LE(0) : v.readBigInt64BE(0));
         } else if (code === OPT_COMMENT) {
-          info.comments.push(v.toString('utf8'));
+          keepComment(info, LIMITS.commentsKept, v);
         }
       });
       interfaces.push(iface);
-      info.linkTypes.push(iface.linkType);
+      if (!linkTypesSeen.has(iface.linkType)) {
+        linkTypesSeen.add(iface.linkType);
+        info.linkTypes.push(iface.linkType);
+      }
       info.snapLength = Math.max(info.snapLength, iface.snapLength);
       return null;
     }
@@ -113,7 +161,7 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
       if (len < 32) return 'enhanced packet block too short';
       const id = u32(b, 8);
       const iface = interfaces[id];
-      if (!iface) return `packet block names interface ${id}, which was never described`;
+      if (!iface) return notKept(id, `packet block names interface ${id}, which was never described`);
       const capLen = u32(b, 20);
       if (28 + capLen > len - 4) return `packet block of ${len} bytes claims ${capLen} captured bytes`;
       emit(iface, u32(b, 12), u32(b, 16), capLen, u32(b, 24), b.subarray(28, 28 + capLen));
@@ -122,7 +170,7 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
     if (type === BT_SPB) {
       if (len < 16) return 'simple packet block too short';
       const iface = interfaces[0];
-      if (!iface) return 'simple packet block before any interface description';
+      if (!iface) return notKept(0, 'simple packet block before any interface description');
       const origLen = u32(b, 8);
       let capLen = Math.min(origLen, len - 16);
       if (iface.snapLength > 0) capLen = Math.min(capLen, iface.snapLength);
@@ -132,8 +180,9 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
     }
     if (type === BT_OPB) {
       if (len < 32) return 'packet block too short';
-      const iface = interfaces[u16(b, 8)];
-      if (!iface) return `packet block names interface ${u16(b, 8)}, which was never described`;
+      const id = u16(b, 8);
+      const iface = interfaces[id];
+      if (!iface) return notKept(id, `packet block names interface ${id}, which was never described`);
       const capLen = u32(b, 20);
       if (28 + capLen > len - 4) return `packet block of ${len} bytes claims ${capLen} captured bytes`;
       emit(iface, u32(b, 12), u32(b, 16), capLen, u32(b, 24), b.subarray(28, 28 + capLen));
@@ -142,59 +191,182 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
     return null; // name resolution, statistics, custom and unknown blocks: skipped
   };
 
-  outer: for await (const chunk of chunks) {
+  /**
+   * Reads the 12 bytes that open a block at b[pos] (file offset `at`): a section header sets
+   * the byte order first, since its own length is written in it. Returns the block's length,
+   * or -1 with `error` set. Looking twice at the same header changes nothing.
+   */
+  const header = (b: Buffer, pos: number, at: number): number => {
+    if (b.readUInt32LE(pos) === BT_SHB) {
+      // The section header decides the byte order of everything up to the next one.
+      const magic = b.readUInt32LE(pos + 8);
+      if (magic === BYTE_ORDER_MAGIC) le = true;
+      else if (magic === 0x4d3c2b1a) le = false;
+      else {
+        error = `bad pcapng byte-order magic at offset ${at}`;
+        return -1;
+      }
+      sawSection = true;
+      interfaces = [];
+      described = 0;
+    } else if (!sawSection) {
+      error = 'pcapng file does not start with a section header block';
+      return -1;
+    }
+    const len = u32(b, pos + 4);
+    if (len < 12 || len % 4 !== 0) {
+      error = `block at offset ${at} has an impossible length ${len}: the file is corrupt from here`;
+      return -1;
+    }
+    return len;
+  };
+
+  /** A whole block at b[0, len), file offset `at`. */
+  const whole = (b: Buffer, at: number): void => {
+    const len = b.length;
+    if (u32(b, len - 4) !== len) {
+      error = `block at offset ${at}: trailing length does not match ${len}: the file is corrupt from here`;
+      return;
+    }
+    const type = u32(b, 0);
+    if (type === BT_SHB) {
+      if (b.length >= 28) {
+        eachOption(b, 24, len - 4, (code, v) => {
+          if (code === OPT_COMMENT) keepComment(info, LIMITS.commentsKept, v);
+        });
+      }
+    } else {
+      const e = block(b, type, len);
+      if (e !== null) sink.warning(frame + 1, e);
+    }
+  };
+
+  /** Hands on every whole block in b from pos that fits in place; returns where the first other one starts. */
+  const blocks = (b: Buffer, pos: number, chunkAt: number): number => {
+    while (b.length - pos >= 12) {
+      const len = header(b, pos, chunkAt + pos);
+      if (len < 0 || len > LIMITS.captureBlock || b.length - pos < len) break;
+      whole(b.subarray(pos, pos + len), chunkAt + pos);
+      if (error !== null) break;
+      pos += len;
+    }
+    return pos;
+  };
+
+  /** The 12 bytes that open a block not whole in its chunk are at h[pos]: hold the block, or skip it. */
+  const open = (h: Buffer, pos: number, at: number): void => {
+    const len = header(h, pos, at);
+    if (len < 0) return;
+    if (len > LIMITS.captureBlock) {
+      const type = u32(h, pos);
+      if (type === BT_EPB || type === BT_SPB || type === BT_OPB) {
+        frame++;
+        info.packetsSkipped++;
+        sink.warning(frame, `packet block of ${len} bytes is larger than the ${LIMITS.captureBlock} bytes a block may have here: skipped`);
+      } else {
+        sink.warning(null, `block of type 0x${type.toString(16).padStart(8, '0')} at offset ${at}, of ${len} bytes, is larger than the ${LIMITS.captureBlock} bytes a block may have here: skipped`);
+      }
+      // The trailing length is still checked, from the last 4 bytes.
+      skip = len - 16;
+      skipLength = len;
+      skipAt = at;
+      if (skip === 0) gathering = 4;
+      return;
+    }
+    blk = Buffer.allocUnsafeSlow(len);
+    if (len > readerWork.largestHeld) readerWork.largestHeld = len;
+    h.copy(blk, 0, pos, pos + 12);
+    readerWork.copiedBytes += 12;
+    blkFill = 12;
+    blkAt = at;
+    if (len === 12) {
+      blk = null;
+      whole(h.subarray(pos, pos + 12), at);
+    }
+  };
+
+  for await (const chunk of chunks) {
+    const chunkAt = bytesRead;
     bytesRead += chunk.length;
-    if (error !== null) continue;
-    buf = pos < buf.length ? Buffer.concat([buf.subarray(pos), chunk]) : chunk;
-    pos = 0;
-    while (buf.length - pos >= 12) {
-      const at = bytesRead - (buf.length - pos);
-      if (buf.readUInt32LE(pos) === BT_SHB) {
-        // The section header decides the byte order of everything up to the next one.
-        const magic = buf.readUInt32LE(pos + 8);
-        if (magic === BYTE_ORDER_MAGIC) le = true;
-        else if (magic === 0x4d3c2b1a) le = false;
-        else {
-          error = `bad pcapng byte-order magic at offset ${at}`;
-          continue outer;
+    const end = chunk.length;
+    let pos = 0;
+    // Each pass hands on blocks in place or moves the cut block at hand forward: every byte of
+    // the chunk is looked at (and copied, if at all) once (issue 18: a 60 MiB block rebuilt
+    // with Buffer.concat on every chunk took 70 s).
+    while (pos < end && error === null) {
+      if (skip > 0) {
+        const take = Math.min(skip, end - pos);
+        skip -= take;
+        pos += take;
+        if (skip === 0) {
+          gathering = 4;
+          headFill = 0;
         }
-        sawSection = true;
-        interfaces = [];
-      } else if (!sawSection) {
-        error = 'pcapng file does not start with a section header block';
-        continue outer;
-      }
-      const type = u32(buf, pos);
-      const len = u32(buf, pos + 4);
-      if (len < 12 || len % 4 !== 0 || len > MAX_BLOCK) {
-        error = `block at offset ${at} has an impossible length ${len}: the file is corrupt from here`;
-        continue outer;
-      }
-      if (buf.length - pos < len) break;
-      const b = buf.subarray(pos, pos + len);
-      if (u32(b, len - 4) !== len) {
-        error = `block at offset ${at}: trailing length does not match ${len}: the file is corrupt from here`;
-        continue outer;
-      }
-      if (type === BT_SHB) {
-        if (b.length >= 28) {
-          eachOption(b, 24, len - 4, (code, v) => {
-            if (code === OPT_COMMENT) info.comments.push(v.toString('utf8'));
-          });
+      } else if (blk !== null) {
+        const take = Math.min(blk.length - blkFill, end - pos);
+        chunk.copy(blk, blkFill, pos, pos + take);
+        readerWork.copiedBytes += take;
+        blkFill += take;
+        pos += take;
+        if (blkFill === blk.length) {
+          const b: Buffer = blk;
+          blk = null;
+          whole(b, blkAt);
+        }
+      } else if (gathering > 0) {
+        const take = Math.min(gathering - headFill, end - pos);
+        chunk.copy(head, headFill, pos, pos + take);
+        readerWork.copiedBytes += take;
+        headFill += take;
+        pos += take;
+        if (headFill < gathering) break;
+        const what = gathering;
+        gathering = 0;
+        headFill = 0;
+        if (what === 12) open(head, 0, headAt);
+        else if (u32(head, 0) !== skipLength) {
+          error = `block at offset ${skipAt}: trailing length does not match ${skipLength}: the file is corrupt from here`;
         }
       } else {
-        const e = block(b, type, len);
-        if (e !== null) sink.warning(frame + 1, e);
+        pos = blocks(chunk, pos, chunkAt);
+        if (error !== null) break;
+        const left = end - pos;
+        if (left === 0) break;
+        if (left < 12) {
+          // A block's opening cut by the chunk boundary: gathered in head.
+          chunk.copy(head, 0, pos, end);
+          readerWork.copiedBytes += left;
+          headFill = left;
+          gathering = 12;
+          headAt = chunkAt + pos;
+          break;
+        }
+        open(chunk, pos, chunkAt + pos);
+        pos += 12;
       }
-      pos += len;
     }
     const wait = sink.drain?.();
     if (wait) await wait;
   }
-  if (error === null) {
-    const rest = buf.length - pos;
-    if (bytesRead < 12) error = `file is too short for a pcapng section header (${bytesRead} bytes)`;
-    else if (rest > 0) error = `file is cut off: ${rest} byte${rest === 1 ? '' : 's'} of an incomplete block after frame ${frame}`;
+  if (unknownInterfacePackets > 1) {
+    sink.warning(null, `${unknownInterfacePackets} packet blocks in all named an interface that was never described: skipped`);
   }
-  return { info, packets: frame, bytesRead, error };
+  if (interfacesNotKept > 0) {
+    sink.warning(null, `${interfacesNotKept} interface description${interfacesNotKept === 1 ? '' : 's'} in all past the ${LIMITS.pcapngInterfaces} kept per section: not kept`);
+  }
+  if (overLimitPackets > 1) {
+    sink.warning(null, `${overLimitPackets} packets in all on interfaces past the ${LIMITS.pcapngInterfaces} kept: skipped`);
+  }
+  let endedEarly = false;
+  if (error === null) {
+    endedEarly = true;
+    if (bytesRead < 12) error = `file is too short for a pcapng section header (${bytesRead} bytes)`;
+    else if (blk !== null || gathering === 12) {
+      const rest = blk !== null ? blkFill : headFill;
+      error = `file is cut off: ${rest} byte${rest === 1 ? '' : 's'} of an incomplete block after frame ${frame}`;
+    } else if (skip > 0 || gathering === 4) {
+      error = `file is cut off: ${skipLength - 4 - skip + (gathering === 4 ? headFill : 0)} of the ${skipLength} bytes of the block at offset ${skipAt} (skipped)`;
+    } else endedEarly = false;
+  }
+  return { info, packets: frame, bytesRead, error, endedEarly };
 }

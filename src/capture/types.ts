@@ -27,12 +27,49 @@ export type CaptureFormat = 'pcap' | 'pcap-nsec' | 'pcapng';
 /** What a reader learned about the file besides its packets. */
 export interface CaptureInfo {
   format: CaptureFormat;
-  /** Link types in the order interfaces were declared. */
+  /** Link types in the order interfaces first declared them, each once. */
   linkTypes: number[];
   snapLength: number;
-  /** Comments found in the file (pcapng section and interface comments). */
+  /**
+   * Comments found in the file (pcapng section and interface comments): the first
+   * LIMITS.commentsKept of them, each cut to COMMENT_KEPT_BYTES.
+   */
   comments: string[];
+  /** Comments beyond those kept: counted, not kept (a flood of them once exhausted memory). */
+  commentsNotKept: number;
+  /**
+   * Records read but not handed on: larger than LIMITS.captureBlock, or (pcapng) on an
+   * interface never described or past LIMITS.pcapngInterfaces. Each kind is warned once.
+   */
+  packetsSkipped: number;
 }
+
+/** Bytes of one comment kept; the rest of a longer one is cut (and its length said). */
+export const COMMENT_KEPT_BYTES = 1024;
+
+/** Keeps a comment if fewer than LIMITS.commentsKept are kept, cut to COMMENT_KEPT_BYTES; else counts it. */
+export function keepComment(info: CaptureInfo, limit: number, v: Uint8Array): void {
+  if (info.comments.length >= limit) {
+    info.commentsNotKept++;
+    return;
+  }
+  const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (b.length <= COMMENT_KEPT_BYTES) {
+    info.comments.push(b.toString('utf8'));
+    return;
+  }
+  // Cut at a character boundary: back up over UTF-8 continuation bytes (10xxxxxx).
+  let end = COMMENT_KEPT_BYTES;
+  while (end > 0 && (b[end] & 0xc0) === 0x80) end--;
+  info.comments.push(`${b.toString('utf8', 0, end)}... (${b.length} bytes, cut)`);
+}
+
+/**
+ * Work the readers did that input can make grow, for the tests that bound it: bytes copied
+ * out of input chunks into buffers the reader holds (a unit cut by a chunk boundary), and the
+ * largest such buffer. Reading is linear when copiedBytes stays within the input's size.
+ */
+export const readerWork = { copiedBytes: 0, largestHeld: 0 };
 
 /** Receives packets and anomalies from a reader, in file order. */
 export interface CaptureSink {
@@ -52,6 +89,11 @@ export interface CaptureResult {
   packets: number;
   bytesRead: number;
   error: string | null;
+  /**
+   * True when `error` says only that the input ended too soon (inside a record, before a
+   * header): when the input was a gzip stream that broke, the broken stream is the cause.
+   */
+  endedEarly?: boolean;
 }
 
 /** A file that cannot be read as a capture at all. Its message is one line, for the user. */
