@@ -16,6 +16,8 @@ export const LIMITS = {
   memoryBudget: 256 * MiB,
   /** Out-of-order bytes held behind a hole, per direction, before the hole is declared a gap. */
   pendingBytesPerDirection: 4 * MiB,
+  /** Last delivered bytes kept per direction to compare a retransmission with its first copy (reassembly). */
+  retransmissionCompareBytes: 2 * KiB,
   /** Bytes kept per message for display (--payloads, bodies in JSON). */
   keptBytesPerMessage: 64 * KiB,
   /** Size a compressed body or message may inflate to. */

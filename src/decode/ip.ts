@@ -20,6 +20,12 @@ export interface IpLayer {
   payloadLength: number;
   /** True when the capture holds fewer bytes than the header declares. */
   truncated: boolean;
+  /**
+   * The length the header declared when it ran past the frame on the wire (orig_len): 0 when
+   * it did not. Such a length is malformed, not a snap-length cut, and payloadLength is then
+   * what the frame holds.
+   */
+  overlong: number;
   /** A fragment other than a whole datagram: its upper layer cannot be read alone. */
   fragment: boolean;
 }
@@ -27,15 +33,21 @@ export interface IpLayer {
 export type IpResult = IpLayer | { error: string };
 
 export function emptyIpLayer(): IpLayer {
-  return { version: 4, headerLength: 0, protocol: 0, srcOffset: 0, dstOffset: 0, addrLength: 4, payloadLength: 0, truncated: false, fragment: false };
+  return { version: 4, headerLength: 0, protocol: 0, srcOffset: 0, dstOffset: 0, addrLength: 4, payloadLength: 0, truncated: false, overlong: 0, fragment: false };
 }
 
 /**
  * IPv4 (RFC 791). The total length decides the payload, so Ethernet padding of short frames
  * is never taken for upper-layer bytes. A total length of 0 is what a capture on the sending
  * host shows for TCP segmentation offload: then the captured bytes are all there is.
+ *
+ * `wireEnd` is where the frame ended on the wire (its original length, past `end` when the
+ * snap length cut it; unknown by default, and then the header is trusted). A total length that runs past it cannot be a cut: no frame carried
+ * those bytes. It is malformed (set in `overlong`), and the datagram is taken to end with the
+ * frame: trusting it made one 60-byte frame count 65,495 payload bytes, a negative link and
+ * network overhead, and the stream an imaginary hole that swallowed the following requests.
  */
-export function decodeIpv4(b: Uint8Array, o = 0, into: IpLayer = emptyIpLayer(), end = b.length): IpResult {
+export function decodeIpv4(b: Uint8Array, o = 0, into: IpLayer = emptyIpLayer(), end = b.length, wireEnd = Infinity): IpResult {
   const avail = end - o;
   if (avail < 20) return { error: `IPv4 header cut short (${avail} of 20 bytes)` };
   if (b[o] >> 4 !== 4) return { error: `IPv4 header has version ${b[o] >> 4}` };
@@ -45,6 +57,12 @@ export function decodeIpv4(b: Uint8Array, o = 0, into: IpLayer = emptyIpLayer(),
   let totalLength = (b[o + 2] << 8) | b[o + 3];
   if (totalLength === 0) totalLength = avail;
   if (totalLength < headerLength) return { error: `IPv4 total length ${totalLength} is less than its header length ${headerLength}` };
+  const onWire = Math.max(wireEnd, end) - o;
+  let overlong = 0;
+  if (totalLength > onWire) {
+    overlong = totalLength;
+    totalLength = onWire;
+  }
   const flagsFrag = (b[o + 6] << 8) | b[o + 7];
   into.version = 4;
   into.headerLength = headerLength;
@@ -54,6 +72,7 @@ export function decodeIpv4(b: Uint8Array, o = 0, into: IpLayer = emptyIpLayer(),
   into.addrLength = 4;
   into.payloadLength = totalLength - headerLength;
   into.truncated = avail < totalLength;
+  into.overlong = overlong;
   into.fragment = (flagsFrag & 0x2000) !== 0 || (flagsFrag & 0x1fff) !== 0;
   return into;
 }
@@ -65,13 +84,22 @@ const EXT_AH = 51;
 const EXT_DEST_OPTS = 60;
 const EXT_MOBILITY = 135;
 
-/** IPv6 (RFC 8200), walking the extension header chain to the upper layer. */
-export function decodeIpv6(b: Uint8Array, base = 0, into: IpLayer = emptyIpLayer(), end = b.length): IpResult {
+/**
+ * IPv6 (RFC 8200), walking the extension header chain to the upper layer. A payload length
+ * past the frame's original end is malformed, as for IPv4 (see decodeIpv4).
+ */
+export function decodeIpv6(b: Uint8Array, base = 0, into: IpLayer = emptyIpLayer(), end = b.length, wireEnd = Infinity): IpResult {
   const avail = end - base;
   if (avail < 40) return { error: `IPv6 header cut short (${avail} of 40 bytes)` };
   if (b[base] >> 4 !== 6) return { error: `IPv6 header has version ${b[base] >> 4}` };
   let payloadLength = (b[base + 4] << 8) | b[base + 5];
   if (payloadLength === 0) payloadLength = avail - 40; // jumbogram or offload: trust the capture
+  const onWire = Math.max(wireEnd, end) - base - 40;
+  let overlong = 0;
+  if (payloadLength > onWire) {
+    overlong = payloadLength;
+    payloadLength = onWire;
+  }
   let next = b[base + 6];
   let o = 40;
   let fragment = false;
@@ -106,6 +134,7 @@ export function decodeIpv6(b: Uint8Array, base = 0, into: IpLayer = emptyIpLayer
   into.addrLength = 16;
   into.payloadLength = payloadLength - (o - 40);
   into.truncated = avail < 40 + payloadLength;
+  into.overlong = overlong;
   into.fragment = fragment;
   return into;
 }

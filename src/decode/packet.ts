@@ -16,6 +16,11 @@ export interface TcpPacket {
   payloadLength: number;
   /** The captured part of the payload, a view; shorter than payloadLength when the snap length cut it. */
   payload: Uint8Array;
+  /**
+   * Set when the IP length ran past the frame on the wire (see decodeIpv4): what was wrong and
+   * what was counted instead. Null for a sound packet.
+   */
+  problem: string | null;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -43,7 +48,7 @@ export class PacketDecoder {
   private readonly link = emptyLinkLayer();
   private readonly ip = emptyIpLayer();
   private readonly tcp = emptyTcpHeader();
-  private readonly out: TcpPacket = { kind: 'tcp', data: EMPTY, ip: this.ip, tcp: this.tcp, linkNetBytes: 0, payloadLength: 0, payload: EMPTY };
+  private readonly out: TcpPacket = { kind: 'tcp', data: EMPTY, ip: this.ip, tcp: this.tcp, linkNetBytes: 0, payloadLength: 0, payload: EMPTY, problem: null };
 
   decode(p: Packet): DecodedPacket {
     // Offsets in the result are into b: the reader's buffer when it offers one.
@@ -53,9 +58,11 @@ export class PacketDecoder {
     const link = decodeLink(p.linkType, b, this.link, start, end);
     if ('error' in link) return { kind: 'other', what: 'undecodable link layer', problem: link.error };
     const n = start + link.headerLength;
+    // Where the frame ended on the wire: a length past it is malformed, not cut by the snap length.
+    const wireEnd = start + p.originalLength;
     let ip;
-    if (link.etherType === ETHERTYPE_IPV4) ip = decodeIpv4(b, n, this.ip, end);
-    else if (link.etherType === ETHERTYPE_IPV6) ip = decodeIpv6(b, n, this.ip, end);
+    if (link.etherType === ETHERTYPE_IPV4) ip = decodeIpv4(b, n, this.ip, end, wireEnd);
+    else if (link.etherType === ETHERTYPE_IPV6) ip = decodeIpv6(b, n, this.ip, end, wireEnd);
     else if (link.etherType === ETHERTYPE_ARP) return { kind: 'other', what: 'ARP' };
     else if (link.etherType < 0) return { kind: 'other', what: 'non-IP' };
     else return { kind: 'other', what: `EtherType 0x${link.etherType.toString(16).padStart(4, '0')}` };
@@ -75,8 +82,21 @@ export class PacketDecoder {
     out.payloadLength = payloadLength;
     // A plain Uint8Array view: cheaper to make than the Buffer view subarray() would give.
     out.payload = payloadStart < segEnd ? new Uint8Array(b.buffer, b.byteOffset + payloadStart, segEnd - payloadStart) : EMPTY;
+    out.problem = ip.overlong === 0 ? null : overlongProblem(ip, v);
     return out;
   }
+}
+
+/**
+ * What is counted for a length that ran past the frame: the frame is what was on the wire, so
+ * its bytes after the IP (and TCP) header are the payload, whatever the header claimed. Frame
+ * Bytes then still split into link and network headers, TCP header and payload, each >= 0.
+ */
+function overlongProblem(ip: IpLayer, v: string): string {
+  // headerLength + payloadLength is the datagram as the frame holds it, for either version.
+  const held = ip.headerLength + ip.payloadLength;
+  const what = ip.version === 4 ? `total length ${ip.overlong} runs past the frame (${held} bytes from the IPv4 header on)` : `payload length ${ip.overlong} runs past the frame (${held - 40} bytes after the IPv6 header)`;
+  return `malformed ${v} header: ${what}; the frame's bytes are counted`;
 }
 
 /** Decodes one packet into objects of its own. */

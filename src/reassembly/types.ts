@@ -78,4 +78,14 @@ export interface ReassemblyStats {
   overlapBytes: number;
   gaps: number;
   gapBytes: number;
+  /*
+   * Set only once they happen, so that a capture without them reports what it always did
+   * (JSON leaves an unset field out).
+   */
+  /** Segments whose bytes differ from the first copy of them still at hand (an evasion signal). */
+  conflictingSegments?: number;
+  /** Bytes that differed, over those segments. */
+  conflictingBytes?: number;
+  /** Open connections closed early because the memory budget was reached. */
+  evictedConnections?: number;
 }
