@@ -703,8 +703,9 @@ export class UpdateTracker {
         break;
       }
       case 'answer':
-      case 'push': {
-        const g = s.unanswered.shift() ?? this.openGroup(s, false);
+      case 'push':
+      case 'unpaired': {
+        const g = (role === 'unpaired' ? undefined : s.unanswered.shift()) ?? this.openGroup(s, false);
         if (g.candidate) this.decide(s, g, m.kind === 'http-response' ? setupReason(m, this.pageLoadSeen) : null);
         g.kinds.push(m.kind);
         g.useful += m.wire.useful;

@@ -1,3 +1,6 @@
+import { LIMITS } from '../limits.js';
+import { ascii } from './bytes.js';
+
 /** Receives what a chunked body carries; offsets are stream offsets. */
 export interface ChunkedHandlers {
   /** Chunk data: body bytes, in order. `bytes` is a view, valid only during the call. */
@@ -26,16 +29,29 @@ function hexValue(c: number): number {
 }
 
 /** A chunk-size line longer than this is not one. */
-const MAX_LINE = 4096;
+const MAX_LINE = LIMITS.chunkLine;
+/**
+ * Extensions and trailer fields kept for display, and characters kept of each: nothing reads
+ * more, and a body of a million one-byte chunks with extensions must not keep them all. The
+ * rest are counted (extensionCount, trailerCount) and their bytes counted as framing.
+ */
+const KEPT_FIELDS = 16;
+const KEPT_FIELD_CHARS = 256;
 
 /**
  * The chunked transfer coding of RFC 9112 §7.1 as a state machine fed arbitrary pieces:
  * chunk-size [; extensions] CRLF, chunk-data CRLF, ..., 0 CRLF, trailer fields, CRLF.
- * Bare LF line ends are accepted, as every browser does.
+ * Bare LF line ends are accepted, as every browser does. What it holds is bounded whatever
+ * the body: one line of at most MAX_LINE bytes, and the first few extensions and trailers.
  */
 export class ChunkedDecoder {
   private state = State.SIZE_LINE;
-  private line: number[] = [];
+  /** The line being read when it is not the usual "hex CRLF" in one piece; allocated on first use. */
+  private line: Uint8Array | null = null;
+  /** Bytes of the line so far (a trailer line may be longer than what is kept of it). */
+  private lineLength = 0;
+  private lineKept = 0;
+  private lineLast = -1;
   private chunkSize = 0;
   private remaining = 0;
   private crlfSeen = 0;
@@ -43,9 +59,12 @@ export class ChunkedDecoder {
   framing = 0;
   /** Bytes of chunk data read so far. */
   bodyLength = 0;
-  /** Extensions and trailer lines, as text, for display. */
+  /** The first extensions and trailer lines, as text (each cut to a few hundred characters), for display. */
   readonly extensions: string[] = [];
   readonly trailers: string[] = [];
+  /** How many there were in all. */
+  extensionCount = 0;
+  trailerCount = 0;
 
   constructor(private readonly h: ChunkedHandlers) {}
 
@@ -71,7 +90,7 @@ export class ChunkedDecoder {
       switch (this.state) {
         case State.SIZE_LINE:
         case State.TRAILER: {
-          if (this.state === State.SIZE_LINE && this.line.length === 0) {
+          if (this.state === State.SIZE_LINE && this.lineLength === 0) {
             // The usual size line, hex digits then CRLF, read in place; anything else
             // (extensions, a line split across chunks, junk) takes the general path below.
             let j = i;
@@ -89,28 +108,52 @@ export class ChunkedDecoder {
               continue;
             }
           }
-          const c = b[i++];
-          this.framing++;
-          if (c !== 0x0a) {
-            if (this.line.length >= MAX_LINE) return this.fail(`chunk-size line longer than ${MAX_LINE} bytes`, offset, i);
-            this.line.push(c);
-            continue;
+          // The general path: the line up to its LF, found by the native indexOf and copied
+          // (as far as it is kept) into the line buffer.
+          const lf = b.indexOf(0x0a, i);
+          const end = lf < 0 ? b.length : lf;
+          const n = end - i;
+          if (this.state === State.SIZE_LINE && this.lineLength + n > MAX_LINE) {
+            const take = MAX_LINE - this.lineLength;
+            this.framing += take + 1;
+            return this.fail(`chunk-size line longer than ${MAX_LINE} bytes`, offset, i + take + 1);
           }
-          if (this.line.length > 0 && this.line[this.line.length - 1] === 0x0d) this.line.pop();
-          const text = String.fromCharCode(...this.line);
-          this.line = [];
+          if (n > 0) {
+            this.line ??= new Uint8Array(MAX_LINE);
+            const take = Math.min(n, MAX_LINE - this.lineKept);
+            this.line.set(b.subarray(i, i + take), this.lineKept);
+            this.lineKept += take;
+            this.lineLength += n;
+            this.lineLast = b[end - 1];
+          }
+          this.framing += n;
+          i = end;
+          if (lf < 0) continue;
+          i++;
+          this.framing++;
+          // A CR before the LF is the line end's, not the line's.
+          const cr = this.lineLength > 0 && this.lineLast === 0x0d ? 1 : 0;
+          const length = this.lineLength - cr;
+          const kept = Math.min(this.lineKept, length);
+          this.lineLength = this.lineKept = 0;
+          this.lineLast = -1;
           if (this.state === State.TRAILER) {
-            if (text === '') {
+            if (length === 0) {
               this.state = State.DONE;
               this.h.done(offset + i);
               return i;
             }
-            this.trailers.push(text);
+            this.trailerCount++;
+            if (this.trailers.length < KEPT_FIELDS) this.trailers.push(ascii(this.line!.subarray(0, Math.min(kept, KEPT_FIELD_CHARS))));
             continue;
           }
+          const text = length === 0 ? '' : ascii(this.line!.subarray(0, kept));
           const m = /^([0-9A-Fa-f]+)[ \t]*(;.*)?$/.exec(text);
           if (!m || m[1].length > 13) return this.fail(`invalid chunk size ${JSON.stringify(text.slice(0, 40))}`, offset, i);
-          if (m[2]) this.extensions.push(m[2].slice(1).trim());
+          if (m[2]) {
+            this.extensionCount++;
+            if (this.extensions.length < KEPT_FIELDS) this.extensions.push(m[2].slice(1).trim().slice(0, KEPT_FIELD_CHARS));
+          }
           this.chunkSize = parseInt(m[1], 16);
           if (this.chunkSize === 0) this.state = State.TRAILER;
           else {

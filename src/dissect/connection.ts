@@ -20,12 +20,15 @@ const WIRE_CAP = 8 * 1024 * 1024;
  * dissector from the registry by the first bytes, and shields the analysis from dissector
  * bugs (one becomes a warning, and the connection is left undissected from there).
  */
+/** The probe buffer of a direction that has carried nothing yet: shared, never written. */
+const NO_BYTES = new Uint8Array(0);
+
 export class ConnectionDissector implements StreamConsumer {
   private maps: [FrameMap, FrameMap] = [new FrameMap(), new FrameMap()];
   private current: Dissector | null = null;
   private currentName = '';
   private held: Array<{ dir: Dir; chunk: StreamChunk }> = [];
-  private heads: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
+  private heads: [Uint8Array, Uint8Array] = [NO_BYTES, NO_BYTES];
   private readonly ctx: DissectContext;
   private failed = false;
   private wire: [WireBuffer, WireBuffer] | null = null;

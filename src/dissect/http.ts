@@ -1,17 +1,39 @@
-import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
+import { LIMITS } from '../limits.js';
 import type { Dir, StreamChunk } from '../reassembly/types.js';
-import { ascii, ByteKeeper, textOrHex } from './bytes.js';
+import { allocBytes, ascii, ByteKeeper, copyBytes, textOrHex } from './bytes.js';
 import { ChunkedDecoder } from './chunked.js';
-import { headerValue } from './headers.js';
+import { combinedValue, contentLength, headerValue, listMembers } from './headers.js';
 import { SseParser, type ParsedSseEvent } from './sse.js';
-import type { DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Message, Role } from './types.js';
+import type { DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Message, Role, SseEvent } from './types.js';
 
 const UTF8 = new TextEncoder();
 
 const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
-const MAX_HEAD = 64 * 1024;
+const MAX_HEAD = LIMITS.httpHead;
 /** Client bytes held while an Upgrade request waits for its answer. */
-const MAX_UPGRADE_HOLD = 1024 * 1024;
+const MAX_UPGRADE_HOLD = LIMITS.upgradeHold;
+/** Held chunks kept apart (each with its frame); past this many, more are appended to the last. */
+const MAX_HELD_CHUNKS = 4096;
+/** "HTTP/", where a status line starts. */
+const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f];
+/** Node has zstd from 22.15 and 23.8 on; where it has not, zstd bodies are shown as sent. */
+const zstdDecompressSync = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array, o: { maxOutputLength: number }) => Buffer }).zstdDecompressSync;
+
+/**
+ * Fields this dissector adds to messages beyond types.ts (which it may not change): set only
+ * on the messages they concern, so other messages' JSON is as it was.
+ */
+interface DecodedBody {
+  /** Bytes of the body once its content codings were undone (set only when they were). */
+  bodyDecodedLength?: number;
+  /** Why a body with content codings is shown as sent (set only then). */
+  bodyNotDecoded?: string;
+}
+interface CutEvent {
+  /** The event's data was longer than LIMITS.sseEventData: `data` is its beginning. */
+  dataTruncated?: boolean;
+}
 
 type Mode = 'head' | 'length' | 'chunked' | 'close' | 'upgrade-wait' | 'skip' | 'done';
 
@@ -23,7 +45,82 @@ interface Head {
 interface PendingRequest {
   method: string;
   upgrade: boolean;
+  /** Kept for an Upgrade only (the WebSocket dissector reads them); [] otherwise. */
   headers: HeaderList;
+}
+
+/** A request that was a message but is not kept (past LIMITS.unansweredRequests): its response answers it. */
+const UNKNOWN_REQUEST: PendingRequest = { method: '', upgrade: false, headers: [] };
+/**
+ * A request that was never a message (its bytes lost in a gap, or its head skipped): its
+ * response still pairs with it here, and answers none of the requests that were messages.
+ */
+const LOST_REQUEST: PendingRequest = { method: '', upgrade: false, headers: [] };
+
+/**
+ * Requests waiting for their responses, in order (responses pair with them in order: RFC 9112
+ * §9.3.2). At most LIMITS.unansweredRequests are kept; later ones are only counted, and their
+ * responses pair with an unknown request. Taken from the front in O(1): an index, not shift().
+ */
+class RequestQueue {
+  private items: PendingRequest[] = [];
+  private head = 0;
+  /** Requests counted, not kept: all after the kept ones. */
+  private uncounted = 0;
+
+  /** Queues a request; false when it is only counted (the queue is full). */
+  push(r: PendingRequest): boolean {
+    if (this.uncounted > 0 || this.items.length - this.head >= LIMITS.unansweredRequests) {
+      this.uncounted++;
+      return false;
+    }
+    this.items.push(r);
+    return true;
+  }
+
+  /** The oldest waiting request, left in place (a 1xx answer does not complete it). */
+  peek(): PendingRequest | undefined {
+    return this.head < this.items.length ? this.items[this.head] : this.uncounted > 0 ? UNKNOWN_REQUEST : undefined;
+  }
+
+  shift(): PendingRequest | undefined {
+    if (this.head < this.items.length) {
+      const r = this.items[this.head++];
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      return r;
+    }
+    if (this.uncounted > 0) {
+      this.uncounted--;
+      return UNKNOWN_REQUEST;
+    }
+    return undefined;
+  }
+}
+
+type Framing = { kind: 'none' } | { kind: 'close' } | { kind: 'chunked' } | { kind: 'length'; length: number } | { kind: 'invalid'; why: string };
+const NONE: Framing = { kind: 'none' };
+const CLOSE: Framing = { kind: 'close' };
+const CHUNKED: Framing = { kind: 'chunked' };
+
+/** Client bytes held while an Upgrade waits for its answer, with the frame and time they came in. */
+interface HeldChunk {
+  offset: number;
+  frame: number;
+  time: number;
+  bytes: Uint8Array;
+  length: number;
+}
+
+/** zlib's refusal to write past maxOutputLength. */
+function tooLarge(e: NodeJS.ErrnoException): boolean {
+  return e?.code === 'ERR_BUFFER_TOO_LARGE' || /larger than/.test(String(e?.message));
+}
+
+function heldChunk(h: HeldChunk): StreamChunk {
+  return { offset: h.offset, frame: h.frame, time: h.time, bytes: h.bytes.subarray(0, h.length) };
 }
 
 /** Per-direction parser state. */
@@ -52,7 +149,7 @@ class Side {
   piece = { body: 0, stream: 0 };
   heldSse: Array<{ m: Message; end: number }> = [];
   chunkDataEnd = -1;
-  held: Array<{ chunk: StreamChunk }> = [];
+  held: HeldChunk[] = [];
   heldBytes = 0;
 }
 
@@ -70,8 +167,11 @@ function hasToken(value: string | undefined, token: string): boolean {
  */
 class HttpDissector implements Dissector {
   private sides: [Side, Side] = [new Side(), new Side()];
-  private requests: PendingRequest[] = [];
+  private requests = new RequestQueue();
+  private requestsCapWarned = false;
   private next: Dissector | null = null;
+  /** Content codings already said to be beyond sockstat, once per connection. */
+  private unknownCodings: Set<string> | null = null;
 
   constructor(private readonly ctx: DissectContext) {}
 
@@ -102,27 +202,25 @@ class HttpDissector implements Dissector {
           this.bodyBytes(dir, s, b.subarray(i), offset);
           i = b.length;
           break;
-        case 'upgrade-wait': {
-          const part = b.subarray(i);
-          if (s.heldBytes + part.length <= MAX_UPGRADE_HOLD) {
-            s.held.push({ chunk: { ...c, bytes: part.slice(), offset } });
-            s.heldBytes += part.length;
-          }
+        case 'upgrade-wait':
+          this.hold(s, b.subarray(i), offset, c);
           i = b.length;
           break;
-        }
         case 'skip': {
-          // Resynchronise: the next line may start a message.
-          const lf = b.indexOf(0x0a, i);
-          if (lf < 0) i = b.length;
+          // Resynchronise where a message may start. The skipped bytes are no message's: the
+          // connection's display copy of them is let go as they pass, not when a message ends.
+          const at = this.resyncPoint(dir, b, i);
+          if (at < 0) i = b.length;
           else {
-            i = lf + 1;
+            i = at;
             this.startHead(s, c.offset + i, true);
           }
+          this.ctx.release(dir, c.offset + i);
           break;
         }
         case 'done':
           i = b.length;
+          this.ctx.release(dir, c.offset + i);
           break;
       }
     }
@@ -169,9 +267,11 @@ class HttpDissector implements Dissector {
     if (dir === 0 && s.mode === 'head') {
       // Bytes lost where a request would start: most likely a whole request, whose
       // response must still pair with it rather than with the next one.
-      this.requests.push({ method: '', upgrade: false, headers: [] });
+      this.queueRequest(LOST_REQUEST, frame);
     }
     this.ctx.warn(frame, `HTTP ${dir === 0 ? 'request' : 'response'} stream lost ${length} bytes: resuming at the next ${dir === 0 ? 'request' : 'status'} line`);
+    // Events read whole before the gap are events still.
+    this.flushSse(s);
     s.message = null;
     s.sse = null;
     s.chunked = null;
@@ -184,6 +284,12 @@ class HttpDissector implements Dissector {
     const s = this.sides[dir];
     if (s.mode === 'close' || (s.mode === 'chunked' && s.sse)) {
       this.flushSse(s);
+      const pending = s.sse?.pending;
+      if (pending && (pending.dataBytes > 0 || pending.lineBytes > 0)) {
+        // WHATWG HTML §9.2.6: "Once the end of the file is reached, any pending data must be discarded."
+        const what = pending.dataBytes > 0 ? `an event with ${pending.dataBytes} bytes of data that no blank line dispatched` : `a line of ${pending.lineBytes} bytes that no line end finished`;
+        this.ctx.warn(frame, `event stream ended inside ${what}: not an event`);
+      }
       this.finishMessage(dir, s, s.headEnd + s.bodyWire);
     } else if (s.mode === 'length' || s.mode === 'chunked') {
       this.ctx.warn(frame, `connection closed inside an HTTP body (${s.mode === 'length' ? `${s.bodyRemaining} bytes missing` : 'no last chunk'})`);
@@ -244,18 +350,29 @@ class HttpDissector implements Dissector {
     s.eol = eol;
     const part = b.subarray(i, j);
     if (s.head8.length < 8) {
+      const before = s.headLen;
       for (let k = 0; k < part.length && s.head8.length < 8; k++) s.head8.push(part[k]);
       if (s.head8.length === 8 && !this.plausibleStart(dir, s.head8)) {
         if (!s.resyncing) this.ctx.warn(c.frame, `not an HTTP ${dir === 0 ? 'request' : 'response'} at stream offset ${s.msgStart}: skipping to the next line that starts one`);
-        const used = 8 - (s.headLen < 8 ? s.headLen : 8);
-        s.mode = 'skip';
-        s.resyncing = true;
-        return i + used;
+        return this.rejectStart(dir, s, before, i, offset, c);
       }
     }
     if (s.headLen + part.length > MAX_HEAD) {
       this.ctx.warn(c.frame, `HTTP head longer than ${MAX_HEAD} bytes: skipped`);
-      s.mode = 'skip';
+      // The message it began is no message now, but it was one: a request still waits for
+      // its response, and a response still answered one.
+      if (dir === 0) this.queueRequest(LOST_REQUEST, c.frame);
+      else this.requests.shift();
+      const at = offset + j;
+      // Where the scan stopped at a line start (or the head's end), a message may start there.
+      if (found || eol !== 0) this.startHead(s, at, true);
+      else {
+        s.headParts = [];
+        s.headLen = 0;
+        s.mode = 'skip';
+        s.resyncing = true;
+      }
+      this.ctx.release(dir, at);
       return j;
     }
     if (found && s.headParts.length === 0) {
@@ -274,6 +391,86 @@ class HttpDissector implements Dissector {
       this.headDone(dir, s, head, offset + j, c);
     }
     return j;
+  }
+
+  /**
+   * The first 8 bytes of a would-be message are not the start of one. A message may still
+   * start inside them (after a line end, or at "HTTP/" for a response): reading resumes at the
+   * first such place, else the rest of the line is skipped. Returns the bytes of `b` consumed.
+   * `before` of the 8 came in earlier chunks, and `at` is where the 8 begin in `b` (0 then).
+   */
+  private rejectStart(dir: Dir, s: Side, before: number, at: number, offset: number, c: StreamChunk): number {
+    const window = Uint8Array.from(s.head8);
+    const start = s.msgStart;
+    const p = this.resyncPoint(dir, window, 1);
+    s.resyncing = true;
+    if (p < 0) {
+      // No line end among them: the line goes on, and is skipped to its end.
+      s.headParts = [];
+      s.headLen = 0;
+      s.mode = 'skip';
+      const used = at + 8 - before;
+      this.ctx.release(dir, offset + used);
+      return used;
+    }
+    this.startHead(s, start + p, true);
+    if (p >= before) {
+      this.ctx.release(dir, start + p);
+      return at + p - before;
+    }
+    // The place lies in bytes of earlier chunks, which only the window still holds: they are
+    // read again, then this chunk's from where it was.
+    this.data(dir, { ...c, bytes: window.subarray(p, before), offset: start + p });
+    return at;
+  }
+
+  /**
+   * Where in b, from `from` on, a message may start while resynchronising: just after the
+   * next LF, or for a response at the next "HTTP/" even inside a line (a body need not end
+   * with a line end, and the next status line follows its last byte), or at a prefix of
+   * "HTTP/" that the end of b cuts. -1 when there is none in b.
+   */
+  private resyncPoint(dir: Dir, b: Uint8Array, from: number): number {
+    const lf = b.indexOf(0x0a, from);
+    if (dir === 0) return lf < 0 ? -1 : lf + 1;
+    const limit = lf < 0 ? b.length : lf;
+    // Searched up to the line end only (a view): a search to the end of b from every line would be quadratic.
+    const h = from < limit ? (Buffer.prototype.indexOf as (this: Uint8Array, v: string, at: number, e: string) => number).call(b.subarray(from, limit), 'HTTP/', 0, 'latin1') : -1;
+    if (h >= 0) return from + h;
+    if (lf >= 0) return lf + 1;
+    // "HTTP/" cut by the end of b: "H", "HT", "HTT" or "HTTP" at its very end.
+    for (let k = Math.max(from, b.length - 4); k < b.length; k++) {
+      let n = 0;
+      while (k + n < b.length && b[k + n] === HTTP_SLASH[n]) n++;
+      if (k + n === b.length) return k;
+    }
+    return -1;
+  }
+
+  /** Queues a request for its response; past the cap it is counted only, said once. */
+  private queueRequest(r: PendingRequest, frame: number): void {
+    if (this.requests.push(r) || this.requestsCapWarned) return;
+    this.requestsCapWarned = true;
+    this.ctx.warn(frame, `more than ${LIMITS.unansweredRequests} HTTP requests wait for their responses: later ones are counted, not kept (a response to a HEAD or an Upgrade among them is read as if to a GET)`);
+  }
+
+  /** Holds client bytes while an Upgrade waits for its answer: at most MAX_UPGRADE_HOLD of them. */
+  private hold(s: Side, part: Uint8Array, offset: number, c: StreamChunk): void {
+    if (part.length === 0 || s.heldBytes + part.length > MAX_UPGRADE_HOLD) return;
+    s.heldBytes += part.length;
+    const last = s.held[s.held.length - 1];
+    if (s.held.length < MAX_HELD_CHUNKS || !last || last.offset + last.length !== offset) {
+      s.held.push({ offset, frame: c.frame, time: c.time, bytes: part.slice(), length: part.length });
+      return;
+    }
+    // Many small chunks: appended to the last held one, whose buffer doubles as it fills.
+    if (last.length + part.length > last.bytes.length) {
+      const grown = new Uint8Array(Math.max(last.bytes.length * 2, last.length + part.length));
+      grown.set(last.bytes.subarray(0, last.length));
+      last.bytes = grown;
+    }
+    last.bytes.set(part, last.length);
+    last.length += part.length;
   }
 
   private plausibleStart(dir: Dir, h: number[]): boolean {
@@ -309,9 +506,10 @@ class HttpDissector implements Dissector {
 
   private headDone(dir: Dir, s: Side, headBytes: Uint8Array, end: number, c: StreamChunk): void {
     const head = this.parseHead(headBytes);
-    if (s.resyncing && !(dir === 0 ? /^[A-Z][A-Z_-]* \S/ : /^HTTP\/\d/).test(head.startLine)) {
+    if (s.resyncing && !(dir === 0 ? /^[A-Z][A-Z_-]* \S/ : /^HTTP\/\d\.\d \d{3}(?: |$)/).test(head.startLine)) {
       // Still looking for the next message after lost bytes: junk too short to judge by its
-      // first 8 bytes ends here, silently, like the rest of the junk.
+      // first 8 bytes ends here, silently, like the rest of the junk (a response's line must be
+      // a whole status line: "HTTP/" is also found inside lines, as in "Via: HTTP/1.1 proxy").
       this.startHead(s, end, true);
       return;
     }
@@ -323,11 +521,6 @@ class HttpDissector implements Dissector {
     s.resyncing = false;
     const ctx = this.ctx;
     const keep = ctx.options.keepBytes;
-    const te = headerValue(head.headers, 'transfer-encoding');
-    const chunked = te !== undefined && te.toLowerCase().split(',').pop()!.trim() === 'chunked';
-    const cl = headerValue(head.headers, 'content-length');
-    const contentLength = cl !== undefined && /^\s*\d+\s*$/.test(cl) ? parseInt(cl, 10) : cl !== undefined ? NaN : undefined;
-    if (Number.isNaN(contentLength)) ctx.warn(c.frame, `invalid Content-Length ${JSON.stringify(cl)}`);
 
     if (dir === 0) {
       const m = /^(\S+) (\S+)(?: (HTTP\/\d\.\d))?$/.exec(head.startLine);
@@ -335,15 +528,17 @@ class HttpDissector implements Dissector {
       if (!m) ctx.warn(c.frame, `malformed request line ${JSON.stringify(head.startLine.slice(0, 80))}`);
       const upgrade = headerValue(head.headers, 'upgrade') !== undefined && hasToken(headerValue(head.headers, 'connection'), 'upgrade');
       const accept = headerValue(head.headers, 'accept') ?? '';
-      this.requests.push({ method, upgrade, headers: head.headers });
+      this.queueRequest(upgrade ? { method, upgrade, headers: head.headers } : { method, upgrade, headers: [] }, c.frame);
       s.message = { kind: 'http-request', from: 'client', frames: [], time: s.msgTime, method, target, version, headers: head.headers, bodyLength: 0, wire: null as never };
       // An upgrade or an event-stream subscription sets up a channel; it asks for no single update.
       s.role = upgrade || accept.includes('text/event-stream') ? 'setup' : 'request';
       s.body = keep ? new ByteKeeper(ctx.options.maxKeptBytes) : null;
-      if (chunked) this.startChunked(dir, s);
-      else if (contentLength !== undefined && contentLength > 0) {
+      const f = this.framing(0, head.headers);
+      if (f.kind === 'invalid') return this.badFraming(0, s, f.why, end, c);
+      if (f.kind === 'chunked') this.startChunked(dir, s);
+      else if (f.kind === 'length') {
         s.mode = 'length';
-        s.bodyRemaining = contentLength;
+        s.bodyRemaining = f.length;
       } else this.finishMessage(dir, s, end);
       if (upgrade && s.mode === 'head') s.mode = 'upgrade-wait';
       return;
@@ -354,11 +549,11 @@ class HttpDissector implements Dissector {
     const status = m ? parseInt(m[2], 10) : 0;
     if (!m) ctx.warn(c.frame, `malformed status line ${JSON.stringify(head.startLine.slice(0, 80))}`);
     const informational = status >= 100 && status < 200 && status !== 101;
-    const request = informational ? this.requests[0] : this.requests.shift();
+    const request = informational ? this.requests.peek() : this.requests.shift();
     if (!request && status !== 0) ctx.warn(c.frame, `HTTP response ${status} with no request seen before it`);
     const response: HttpResponse = { kind: 'http-response', from: 'server', frames: [], time: s.msgTime, status, reason: m?.[3] ?? '', version, headers: head.headers, bodyLength: 0, wire: null as never };
     s.message = response;
-    s.role = 'answer';
+    s.role = request === LOST_REQUEST ? 'unpaired' : 'answer';
     s.body = keep ? new ByteKeeper(ctx.options.maxKeptBytes) : null;
 
     if (status === 101) {
@@ -368,6 +563,7 @@ class HttpDissector implements Dissector {
       this.upgrade(request, head.headers, c);
       return;
     }
+    // RFC 9112 §6.3, first rule: these end at the blank line "regardless of the header fields present".
     if (informational || status === 204 || status === 304 || request?.method === 'HEAD') {
       if (informational) s.role = 'prelude';
       this.finishMessage(dir, s, end);
@@ -377,6 +573,8 @@ class HttpDissector implements Dissector {
       // The server declined the upgrade: the client speaks HTTP again.
       this.releaseUpgradeWait();
     }
+    const f = this.framing(1, head.headers);
+    if (f.kind === 'invalid') return this.badFraming(1, s, f.why, end, c);
     const contentType = (headerValue(head.headers, 'content-type') ?? '').toLowerCase();
     if (contentType.startsWith('text/event-stream') && status === 200) {
       ctx.setProtocol('sse');
@@ -389,16 +587,50 @@ class HttpDissector implements Dissector {
         event: (e) => this.sseEvent(s, e),
         comment: (text, bodyEnd) => this.sseComment(s, text, bodyEnd),
         warning: (msg, bodyOffset) => ctx.warn(ctx.frameAt(1, this.toStream(s, bodyOffset)), msg),
-      });
+      }, ctx.options.keepBytes);
     }
-    if (chunked) this.startChunked(dir, s);
-    else if (contentLength !== undefined) {
-      if (contentLength === 0) this.finishMessage(dir, s, end);
-      else {
-        s.mode = 'length';
-        s.bodyRemaining = contentLength;
-      }
-    } else s.mode = 'close';
+    if (f.kind === 'chunked') this.startChunked(dir, s);
+    else if (f.kind === 'length') {
+      s.mode = 'length';
+      s.bodyRemaining = f.length;
+    } else if (f.kind === 'none') this.finishMessage(dir, s, end);
+    else s.mode = 'close';
+  }
+
+  /**
+   * How the body of a message is delimited, by RFC 9112 §6.3 (its rules on status codes and
+   * HEAD are the caller's, as they come first).
+   */
+  private framing(dir: Dir, headers: HeaderList): Framing {
+    const te = combinedValue(headers, 'transfer-encoding');
+    const codings = te === undefined ? [] : listMembers(te);
+    if (codings.length > 0) {
+      // "If a message is received with both a Transfer-Encoding and a Content-Length header
+      // field, the Transfer-Encoding overrides the Content-Length."
+      if (codings[codings.length - 1] === 'chunked') return CHUNKED;
+      // "If a Transfer-Encoding header field is present in a response and the chunked transfer
+      // coding is not the final encoding, the message body length is determined by reading the
+      // connection until it is closed by the server. If ... present in a request and the
+      // chunked transfer coding is not the final encoding, the message body length cannot be
+      // determined reliably".
+      return dir === 1 ? CLOSE : { kind: 'invalid', why: `Transfer-Encoding ${JSON.stringify(te!.slice(0, 80))} does not end with chunked` };
+    }
+    const cl = contentLength(headers);
+    if (cl === undefined) return dir === 1 ? CLOSE : NONE;
+    if ('invalid' in cl) return { kind: 'invalid', why: `invalid Content-Length ${JSON.stringify(cl.invalid.slice(0, 80))}` };
+    return cl.length === 0 ? NONE : { kind: 'length', length: cl.length };
+  }
+
+  /**
+   * A message whose body cannot be delimited: "the message framing is invalid and the
+   * recipient MUST treat it as an unrecoverable error" (RFC 9112 §6.3); a browser closes the
+   * connection and discards the response. An observer reports the head as a message with no
+   * body, says so, and reads on from the next request or status line.
+   */
+  private badFraming(dir: Dir, s: Side, why: string, end: number, c: StreamChunk): void {
+    this.ctx.warn(c.frame, `${why}: the ${dir === 0 ? 'request' : 'response'} body cannot be delimited (RFC 9112 §6.3); skipping to the next ${dir === 0 ? 'request' : 'status'} line`);
+    this.finishMessage(dir, s, end);
+    this.startHead(s, end, true);
   }
 
   private startChunked(dir: Dir, s: Side): void {
@@ -450,6 +682,7 @@ class HttpDissector implements Dissector {
     const m: Message = { kind: 'sse-event', from: 'server', frames: [], time: 0, event: e.event, data: e.data, wire: { dir: 1, start: 0, end: 0, role: 'push', useful: e.dataBytes } };
     if (e.id !== undefined) m.id = e.id;
     if (e.retry !== undefined) m.retry = e.retry;
+    if (e.dataCut) (m as Message & CutEvent).dataTruncated = true;
     if (ctx.options.keepBytes) m.wire.payload = UTF8.encode(e.data);
     s.heldSse.push({ m, end: this.toStream(s, e.end) });
   }
@@ -481,7 +714,8 @@ class HttpDissector implements Dissector {
     if (m && !s.sse) {
       const bodyLength = s.chunked ? s.chunked.bodyLength : s.bodyWire;
       m.bodyLength = bodyLength;
-      const shown = s.body && s.body.length > 0 ? this.attachBody(m, s.body) : undefined;
+      // A problem with the body is said at the frame that ended it (frames are listed only at emit).
+      const shown = s.body && s.body.length > 0 ? this.attachBody(m, s.body, this.ctx.frameAt(dir, Math.max(end - 1, s.msgStart))) : undefined;
       this.emit(dir, s, s.msgStart, end, bodyLength, shown);
     }
     s.message = null;
@@ -493,17 +727,21 @@ class HttpDissector implements Dissector {
   }
 
   /** Sets the body fields for display; returns the bytes shown. */
-  private attachBody(m: HttpRequest | HttpResponse, keeper: ByteKeeper): Uint8Array {
+  private attachBody(m: HttpRequest | HttpResponse, keeper: ByteKeeper, frame: number): Uint8Array {
     let body = keeper.bytes();
-    const encoding = (headerValue(m.headers, 'content-encoding') ?? '').toLowerCase().trim();
-    if (encoding && encoding !== 'identity') {
-      if (keeper.truncated) m.bodyTruncated = true;
-      else {
-        const decoded = this.decode(encoding, body, m);
-        if (decoded) body = decoded;
+    const ce = combinedValue(m.headers, 'content-encoding');
+    // "identity" is no coding (RFC 9110 §8.4.1); an empty member is none either.
+    const codings = ce === undefined ? [] : listMembers(ce).filter((c) => c !== 'identity');
+    if (codings.length > 0) {
+      const decoded = this.undoCodings(codings, body, keeper.truncated, m, frame);
+      if (decoded) {
+        body = decoded;
+        (m as DecodedBody).bodyDecodedLength = decoded.length;
       }
     }
-    const shown = body.length > this.ctx.options.maxKeptBytes ? body.subarray(0, this.ctx.options.maxKeptBytes) : body;
+    // A view would pin the whole decoded buffer (up to maxInflatedBytes) for as long as the
+    // message is kept: what is shown is copied out of it.
+    const shown = body.length > this.ctx.options.maxKeptBytes ? copyBytes(body.subarray(0, this.ctx.options.maxKeptBytes)) : body;
     if (shown.length < body.length || keeper.truncated) m.bodyTruncated = true;
     const t = textOrHex(shown);
     if ('text' in t) m.body = t.text;
@@ -511,26 +749,69 @@ class HttpDissector implements Dissector {
     return shown;
   }
 
-  private decode(encoding: string, body: Uint8Array, m: HttpRequest | HttpResponse): Uint8Array | null {
-    const opts = { maxOutputLength: this.ctx.options.maxInflatedBytes };
-    const frame = m.frames[m.frames.length - 1] ?? 0;
-    try {
-      if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipSync(body, opts);
-      if (encoding === 'br') return brotliDecompressSync(body, opts);
-      if (encoding === 'deflate') {
-        // "deflate" is meant to be zlib-wrapped, but some servers send it raw.
-        try {
-          return inflateSync(body, opts);
-        } catch {
-          return inflateRawSync(body, opts);
-        }
-      }
+  /**
+   * Undoes a body's content codings, last applied first ("listed in the order in which they
+   * were applied", RFC 9110 §8.4). Every coding is undone or none is: the body is shown as
+   * decoded only when it was, else as sent, with the reason in `bodyNotDecoded` and, where
+   * something went wrong on the wire (a body that does not decode, a bomb), a warning with
+   * the body's last frame. At most LIMITS.encodingDepth codings and maxInflatedBytes out of
+   * each: a body gzipped 5,000 times over costs one refusal, not 5,000 inflations.
+   */
+  private undoCodings(codings: string[], body: Uint8Array, truncated: boolean, m: HttpRequest | HttpResponse, frame: number): Uint8Array | null {
+    const named = codings.join(', ');
+    const notDecoded = (why: string) => {
+      (m as DecodedBody).bodyNotDecoded = why;
       return null;
+    };
+    // Only a whole body can be inflated: the beginning of one is all that was kept.
+    if (truncated) return notDecoded(`only its first ${this.ctx.options.maxKeptBytes} bytes were kept`);
+    if (codings.length > LIMITS.encodingDepth) {
+      this.ctx.warn(frame, `Content-Encoding ${JSON.stringify(named.slice(0, 80))} names ${codings.length} codings, more than the ${LIMITS.encodingDepth} sockstat undoes: body shown as sent`);
+      return notDecoded(`${codings.length} codings, more than ${LIMITS.encodingDepth}`);
+    }
+    const unknown = codings.find((c) => !this.canUndo(c));
+    if (unknown !== undefined) {
+      if (!(this.unknownCodings ??= new Set()).has(unknown)) {
+        this.unknownCodings.add(unknown);
+        this.ctx.warn(frame, `content coding ${JSON.stringify(unknown.slice(0, 40))} is not one sockstat decodes: such bodies are shown as sent`);
+      }
+      return notDecoded(`${unknown.slice(0, 40)} is not decoded`);
+    }
+    let out = body;
+    for (let i = codings.length - 1; i >= 0; i--) {
+      const r = this.undoOne(codings[i], out);
+      if (typeof r === 'string') {
+        const which = codings.length > 1 ? ` (${codings[i]}, coding ${i + 1} of ${codings.length})` : '';
+        this.ctx.warn(frame, `${named} body ${r}${which}: shown as sent`);
+        return notDecoded(r);
+      }
+      out = r;
+    }
+    return out;
+  }
+
+  private canUndo(coding: string): boolean {
+    return coding === 'gzip' || coding === 'x-gzip' || coding === 'br' || coding === 'deflate' || (coding === 'zstd' && zstdDecompressSync !== undefined);
+  }
+
+  /** One coding undone, or why it could not be. */
+  private undoOne(coding: string, body: Uint8Array): Uint8Array | string {
+    const cap = this.ctx.options.maxInflatedBytes;
+    const opts = { maxOutputLength: cap };
+    try {
+      if (coding === 'gzip' || coding === 'x-gzip') return zlib.gunzipSync(body, opts);
+      if (coding === 'br') return zlib.brotliDecompressSync(body, opts);
+      if (coding === 'zstd') return zstdDecompressSync!(body, opts);
+      // "deflate" is meant to be zlib-wrapped (RFC 9110 §8.4.1.2), but some servers send it raw.
+      try {
+        return zlib.inflateSync(body, opts);
+      } catch (e) {
+        if (tooLarge(e as NodeJS.ErrnoException)) throw e;
+        return zlib.inflateRawSync(body, opts);
+      }
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      const why = err.code === 'ERR_BUFFER_TOO_LARGE' || /larger than/.test(err.message) ? `inflates beyond ${this.ctx.options.maxInflatedBytes} bytes` : `does not decode (${err.message})`;
-      this.ctx.warn(frame, `${encoding} body ${why}: shown as sent`);
-      return null;
+      return tooLarge(err) ? `inflates beyond ${cap} bytes` : `does not decode (${err.message})`;
     }
   }
 
@@ -552,8 +833,8 @@ class HttpDissector implements Dissector {
     const held = c.held;
     c.held = [];
     c.heldBytes = 0;
-    this.startHead(c, held[0]?.chunk.offset ?? c.headEnd, false);
-    for (const h of held) this.data(0, h.chunk);
+    this.startHead(c, held[0]?.offset ?? c.headEnd, false);
+    for (const h of held) this.data(0, heldChunk(h));
   }
 
   private upgrade(request: PendingRequest | undefined, responseHeaders: HeaderList, c: StreamChunk): void {
@@ -572,7 +853,7 @@ class HttpDissector implements Dissector {
     const client = this.sides[0];
     const held = client.held;
     client.held = [];
-    for (const h of held) this.next.data(0, h.chunk);
+    for (const h of held) this.next.data(0, heldChunk(h));
   }
 }
 

@@ -7,7 +7,12 @@ import type { Connection, Dir, StreamChunk } from '../reassembly/types.js';
  * (the headers of an event stream); setup: connection set-up (a page load, a handshake);
  * control: keep-alives and the like; close: tear-down; none: counted through another message.
  */
-export type Role = 'request' | 'answer' | 'push' | 'prelude' | 'setup' | 'control' | 'close' | 'none';
+/**
+ * What a message is to the update rule (src/analysis/updates.ts). 'unpaired' is an answer to
+ * a request that was never a message (lost in a gap): an update of its own, answering none
+ * of the requests that wait.
+ */
+export type Role = 'request' | 'answer' | 'push' | 'unpaired' | 'prelude' | 'setup' | 'control' | 'close' | 'none';
 
 /** Where a message lies on the wire; not part of the JSON output. */
 export interface Wire {
