@@ -5,6 +5,7 @@ import { PacketDecoder } from './decode/packet.js';
 import { ConnectionDissector, type MessageSink } from './dissect/connection.js';
 import { DISSECTORS, FALLBACK } from './dissect/registry.js';
 import { DEFAULT_DISSECT_OPTIONS, type DissectOptions, type Message } from './dissect/types.js';
+import { LIMITS, MemoryBudget } from './limits.js';
 import { Reassembler } from './reassembly/tcp.js';
 import type { Connection, ReassemblyStats, SegmentInfo } from './reassembly/types.js';
 import { addPacket, emptyFigures, type Figures } from './analysis/figures.js';
@@ -97,6 +98,8 @@ export interface AnalyzeOptions {
   updates?: boolean;
   /** Awaited between chunks of input: resolves when the output can take more. */
   drain?: () => Promise<void> | undefined;
+  /** The memory budget of this capture's analysis, in bytes (LIMITS.memoryBudget by default). */
+  maxMemory?: number;
 }
 
 /** Reads one capture and runs every stage over it. Rejects only with CaptureError. */
@@ -191,7 +194,7 @@ class Analysis {
       warning(frame: number, message: string) {
         self.warning(frame, message);
       },
-    });
+    }, {}, new MemoryBudget(options.maxMemory ?? LIMITS.memoryBudget));
   }
 
   packet(p: Packet): void {

@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { analyzeFile, type AnalyzeOptions, type CaptureReport } from './analyze.js';
 import { CaptureError } from './capture/types.js';
+import { LIMITS } from './limits.js';
 import { messageJson } from './report/json.js';
 import { JsonStreamWriter } from './report/jsonstream.js';
 import { PayloadPrinter, payloadsHeader } from './report/payloads.js';
 import { safeJson, safeLine } from './report/sanitize.js';
-import { renderStats, STATS_FORMATS, type StatsFormat } from './report/stats.js';
-import { renderSummary } from './report/summary.js';
+import { renderStats, STATS_FORMATS, statsTables, type StatsFormat } from './report/stats.js';
+import { warningText, writeSummary } from './report/summary.js';
+
+export { removeSpools } from './report/jsonstream.js';
 
 interface Writable {
   /** Text, or bytes already encoded as UTF-8 (--payloads renders straight to bytes). */
@@ -21,7 +24,8 @@ interface Flags {
   payloads?: boolean;
   json?: boolean;
   ndjson?: boolean;
-  warnings: string;
+  warnings: number;
+  maxMemory: number;
 }
 
 function version(): string {
@@ -32,7 +36,49 @@ function version(): string {
   }
 }
 
-function program(stdout: Writable, stderr: Writable): Command {
+/** --warnings: a whole number, 0 or more. */
+export function parseCount(s: string): number {
+  const t = s.trim();
+  if (!/^\d+$/.test(t)) throw new InvalidArgumentError('Expected a whole number, 0 or more.');
+  const n = Number(t);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('Too large.');
+  return n;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/**
+ * --max-memory: bytes, or a number with K, M, G or T (powers of 1024, as memory is counted;
+ * KB, KiB and the like mean the same), at least one byte.
+ */
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(s.trim());
+  if (!m) throw new InvalidArgumentError('Expected a size such as 256M or 1G.');
+  const bytes = Math.floor(parseFloat(m[1]) * SIZE_UNITS[(m[2] ?? '').toLowerCase()]);
+  if (bytes < 1) throw new InvalidArgumentError('Expected at least one byte.');
+  if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError('Too large.');
+  return bytes;
+}
+
+const HELP_AFTER = `
+Examples:
+  sockstat capture.pcap                          summary, overall table, one update's cost
+  sockstat --stats markdown a.pcap b.pcap        the statistics tables, ready to paste
+  sockstat --payloads capture.pcap               what each side sent, in order
+  sockstat --json capture.pcap > report.json     everything, as one JSON document
+  sockstat --ndjson capture.pcap | jq 'select(.kind=="ws-message") | .text'
+  tcpdump -U -w - port 8080 | sockstat -         a capture read from standard input as it comes
+  sockstat --max-memory 1G big.pcapng            a larger memory budget for a big capture
+
+Exit status:
+  0  every capture was read whole
+  1  a capture could not be read or was cut off, or the output could not be written
+     (each such file gets one line on stderr, "sockstat: FILE: what is wrong", and the
+     other files are still analysed)
+  2  usage error
+`;
+
+function program(stdout: Writable, stderr: (s: string) => void): Command {
   return new Command()
     .name('sockstat')
     .description('What realtime web traffic costs on the wire: reads pcap/pcapng captures, reassembles TCP, dissects HTTP/1.x, SSE and WebSocket, and counts packets and bytes per update.')
@@ -43,49 +89,146 @@ function program(stdout: Writable, stderr: Writable): Command {
     // A machine-readable output is the whole of stdout: it cannot share it with another.
     .addOption(new Option('--json', 'print everything as one JSON document').conflicts(['ndjson', 'stats', 'payloads']))
     .addOption(new Option('--ndjson', 'print one JSON line per message as it is found').conflicts(['stats', 'payloads']))
-    .option('--warnings <n>', 'warnings to print per capture', '10')
+    .addOption(new Option('--warnings <n>', 'warnings to print per capture').argParser(parseCount).default(10))
+    .addOption(
+      new Option('--max-memory <size>', "memory budget of each capture's analysis, e.g. 512M or 2G (K, M, G: powers of 1024); past it, what is kept only for display is let go, with a warning, and counting goes on")
+        .argParser(parseSize)
+        .default(LIMITS.memoryBudget, `${LIMITS.memoryBudget / 2 ** 20}M`),
+    )
+    .addHelpText('after', HELP_AFTER)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => stdout.write(s),
-      // Usage errors read like every other sockstat error: one line, naming the tool.
-      writeErr: (s) => stderr.write(s.startsWith('error: ') ? `sockstat: ${s.slice(7).trimEnd()} (see sockstat --help)\n` : s),
+      // Usage errors read like every other sockstat error: one line, naming the tool. They
+      // quote the arguments, which may hold anything: escaped like capture text.
+      writeErr: (s) => stderr(s.startsWith('error: ') ? `sockstat: ${safeLine(s.slice(7).trimEnd().replace(/\s*\n\s*/g, ' '))} (see sockstat --help)\n` : s),
     });
 }
 
-/** Runs sockstat; returns the exit status: 0 all read, 1 some input unreadable or cut off, 2 usage. */
+/**
+ * Standard output as sockstat writes it: a write that throws (a full disk, a closed file
+ * descriptor) is remembered, and every later write is dropped; the run then stops.
+ */
+class Output implements Writable {
+  failed: Error | null = null;
+  constructor(private readonly to: Writable) {}
+
+  write(s: string | Uint8Array): unknown {
+    if (this.failed) return false;
+    try {
+      return this.to.write(s);
+    } catch (e) {
+      this.failed = e instanceof Error ? e : new Error(String(e));
+      return false;
+    }
+  }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function internal(e: unknown): string {
+  return `internal error: ${messageOf(e)} (please report this with the capture)`;
+}
+
+/** Runs sockstat; returns the exit status: 0 all read, 1 some input unreadable or cut off (or output failed), 2 usage. */
 export async function main(argv: string[], stdout: Writable, stderr: Writable): Promise<number> {
-  const prog = program(stdout, stderr);
+  const err = (s: string) => {
+    try {
+      stderr.write(s);
+    } catch {
+      // Standard error is gone too: there is nowhere left to say anything.
+    }
+  };
+  const prog = program(stdout, err);
+  let flags: Flags;
   try {
     prog.parse(argv, { from: 'user' });
+    flags = prog.opts<Flags>();
+    // CSV and JSON are for machines: neither can share stdout with the payloads. (The table
+    // and markdown follow the payloads, for a reader.)
+    if (flags.payloads && (flags.stats === 'csv' || flags.stats === 'json')) {
+      prog.error(`error: option '--payloads' cannot be used with option '--stats ${flags.stats}'`, { exitCode: 2, code: 'sockstat.conflictingOption' });
+    }
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    throw e;
+    err(`sockstat: ${safeLine(internal(e))}\n`);
+    return 1;
   }
-  const flags = prog.opts<Flags>();
-  const files = prog.args;
-  const maxWarnings = Math.max(0, parseInt(flags.warnings, 10) || 0);
+
+  const out = new Output(stdout);
+  let json: JsonStreamWriter | null = null;
+  try {
+    json = flags.json ? new JsonStreamWriter(out) : null;
+    const status = await analyzeAll(prog.args, flags, out, stdout, json, err);
+    if (out.failed) return outputFailed(out.failed, status, err);
+    return status;
+  } catch (e) {
+    if (out.failed) return outputFailed(out.failed, 1, err);
+    if (process.env.SOCKSTAT_DEBUG) err(`${(e as Error)?.stack}\n`);
+    err(`sockstat: ${safeLine(internal(e))}\n`);
+    return 1;
+  } finally {
+    json?.dispose();
+  }
+}
+
+/** Standard output failed: one line, unless its reader merely stopped reading (`| head`). */
+function outputFailed(e: Error, status: number, err: (s: string) => void): number {
+  if ((e as NodeJS.ErrnoException).code === 'EPIPE') return status;
+  err(`sockstat: standard output: ${safeLine(messageOf(e))}\n`);
+  return 1;
+}
+
+async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Writable, json: JsonStreamWriter | null, err: (s: string) => void): Promise<number> {
+  const maxWarnings = flags.warnings;
   const wantMessages = !!(flags.json || flags.payloads);
   let status = 0;
   const reports: CaptureReport[] = [];
   const fail = (file: string, message: string) => {
-    stderr.write(`sockstat: ${safeLine(file)}: ${safeLine(message)}\n`);
+    err(`sockstat: ${safeLine(file)}: ${safeLine(message)}\n`);
     status = 1;
   };
 
+  /**
+   * A failure while rendering inside the analysis (where a dissector's guard would take a
+   * throw for its own): kept, and the analysis is stopped at its next chunk.
+   */
+  let renderFailed: Error | null = null;
+  const guarded = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A) => {
+    if (renderFailed) return;
+    try {
+      fn(...a);
+    } catch (e) {
+      renderFailed = e instanceof Error ? e : new Error(String(e));
+    }
+  };
   // Output that streams (--json, --payloads, --ndjson) must not outrun a slow reader of it.
-  const drain = () => (stdout.writableNeedDrain && stdout.once ? new Promise<void>((resolve) => stdout.once!('drain', resolve)) : undefined);
-  const json = flags.json ? new JsonStreamWriter(stdout) : null;
+  const outDrain = () => {
+    if (out.failed) return Promise.reject(out.failed);
+    return stdout.writableNeedDrain && stdout.once ? new Promise<void>((resolve) => stdout.once!('drain', resolve)) : undefined;
+  };
+  const drain = () => {
+    const broken = renderFailed ?? json?.failed;
+    return broken ? Promise.reject(broken) : outDrain();
+  };
 
   for (const file of files) {
+    if (out.failed) break;
+    renderFailed = null;
     const options: AnalyzeOptions = {
       drain,
       collectMessages: wantMessages,
       dissect: { keepBytes: wantMessages || !!flags.ndjson, trace: wantMessages || !!flags.ndjson },
+      // The memory budget (LIMITS.memoryBudget unless --max-memory says otherwise).
+      maxMemory: flags.maxMemory,
     };
     if (json) {
       // Written as it goes: connections as they end, updates as they settle.
-      options.onMessages = (c, final) => json.connection(file, c, final);
-      options.onUpdate = (u) => json.update(file, u);
+      const j = json;
+      options.onMessages = (c, final) => j.connection(file, c, final);
+      options.onUpdate = (u) => j.update(file, u);
       options.maxHeldMessages = 1000;
     }
     if (flags.payloads && !flags.json) {
@@ -93,42 +236,88 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
       // bounded whatever the capture's size, and no message is held with its bytes.
       let headed = false;
       const printer = new PayloadPrinter((b) => {
-        if (!headed) stdout.write(payloadsHeader(file));
+        if (!headed) out.write(payloadsHeader(file));
         headed = true;
-        stdout.write(b);
+        out.write(b);
       });
       options.collectMessages = false;
       // Alone, --payloads prints no figure: counting updates would be work thrown away.
       if (!flags.stats) options.updates = false;
-      options.onMessage = (c, m) => printer.message(c, m);
-      options.onMessages = (c, final) => printer.connection(c, final);
+      options.onMessage = guarded((c, m) => printer.message(c, m));
+      options.onMessages = guarded((c, final) => printer.connection(c, final));
     }
     if (flags.ndjson) {
-      options.onMessage = (c, m) => stdout.write(safeJson({ file, connection: c.id, client: c.client, server: c.server, ...messageJson(m) }) + '\n');
+      options.onMessage = guarded((c, m) => out.write(safeJson({ file, connection: c.id, client: c.client, server: c.server, ...messageJson(m) }) + '\n'));
     }
-    let report: CaptureReport;
+
+    let report: CaptureReport | null = null;
+    let failure: string | null = null;
     try {
       report = await analyzeFile(file, options);
     } catch (e) {
-      const message = e instanceof CaptureError ? e.message : `internal error: ${(e as Error).message} (please report this with the capture)`;
-      fail(file, message);
-      if (!(e instanceof CaptureError) && process.env.SOCKSTAT_DEBUG) stderr.write(`${(e as Error).stack}\n`);
-      await json?.endCapture(file, null, message, drain);
-      continue;
+      if (out.failed) break;
+      failure = e instanceof CaptureError ? e.message : internal(e);
+      if (!(e instanceof CaptureError) && process.env.SOCKSTAT_DEBUG) err(`${(e as Error).stack}\n`);
     }
-    await json?.endCapture(file, report, null, drain);
-    if (!flags.json && !flags.stats && !flags.ndjson) {
-      if (flags.payloads) stdout.write('\n');
-      else stdout.write((reports.length > 0 ? '\n' : '') + renderSummary(report, maxWarnings));
-    } else if (flags.stats && !flags.json) {
-      for (const w of report.warnings.slice(0, maxWarnings)) stderr.write(`sockstat: ${safeLine(file)}: warning: ${w.frame !== null ? `frame ${w.frame}: ` : ''}${safeLine(w.message)}\n`);
-      if (report.warningCount > maxWarnings) stderr.write(`sockstat: ${safeLine(file)}: ${report.warningCount - Math.min(maxWarnings, report.warnings.length)} more warnings\n`);
+    // What stopped the analysis from inside says more than the analysis's own error.
+    const broken: Error | null = renderFailed ?? json?.failed ?? null;
+    if (broken) {
+      failure = json?.failed === broken ? `cannot write the --json output: ${messageOf(broken)}` : internal(broken);
+      report = null;
+    }
+    try {
+      if (!report) {
+        fail(file, failure!);
+        await json?.endCapture(file, null, failure, outDrain);
+        continue;
+      }
+      await output(file, report);
+    } catch (e) {
+      if (out.failed) break;
+      fail(file, internal(e));
+      // The capture's object is closed, with the error, whatever part of it was written.
+      try {
+        await json?.endCapture(file, null, internal(e), outDrain);
+      } catch {
+        // The document cannot be mended: the error line says why.
+      }
+      continue;
     }
     if (report.error) fail(file, report.error);
     reports.push(report);
   }
 
-  json?.end();
-  if (flags.stats && !flags.json && reports.length > 0) stdout.write(renderStats(reports, flags.stats));
+  async function output(file: string, report: CaptureReport): Promise<void> {
+    await json?.endCapture(file, report, null, outDrain);
+    if (!flags.json && !flags.stats && !flags.ndjson) {
+      if (flags.payloads) out.write('\n');
+      else {
+        if (reports.length > 0) out.write('\n');
+        writeSummary(report, maxWarnings, (s) => out.write(s));
+      }
+    } else if (flags.stats && !flags.json) {
+      // The tables are drawn once, for every capture, at the end: a capture whose rows cannot
+      // be drawn fails here, under its own name, and the others are drawn without it.
+      statsTables([report]);
+      const n = Math.min(maxWarnings, report.warnings.length);
+      for (let i = 0; i < n; i++) {
+        const w = report.warnings[i];
+        err(`sockstat: ${safeLine(file)}: warning: ${w.frame !== null ? `frame ${w.frame}: ` : ''}${warningText(w.message)}\n`);
+      }
+      if (report.warningCount > n) err(`sockstat: ${safeLine(file)}: ${report.warningCount - n} more warnings\n`);
+    }
+  }
+
+  if (json && !out.failed) json.end();
+  if (flags.stats && !flags.json && reports.length > 0 && !out.failed) {
+    try {
+      out.write(renderStats(reports, flags.stats));
+    } catch (e) {
+      if (!out.failed) {
+        err(`sockstat: ${safeLine(internal(e))}\n`);
+        status = 1;
+      }
+    }
+  }
   return status;
 }

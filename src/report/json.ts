@@ -2,6 +2,7 @@ import type { CaptureReport } from '../analyze.js';
 import type { Update } from '../analysis/updates.js';
 import { hex } from '../dissect/bytes.js';
 import type { Message } from '../dissect/types.js';
+import { LIMITS } from '../limits.js';
 import { usefulPercent } from './stats.js';
 
 /** A message as the JSON output carries it: its fields, without the internal wire record. */
@@ -54,8 +55,29 @@ export function captureSummaryJson(r: CaptureReport): Record<string, unknown> {
     late: r.late,
     warnings: r.warnings,
     warningCount: r.warningCount,
-    comments: r.comments,
+    ...commentsJson(r),
     error: r.error,
   };
+}
+
+/**
+ * Comments in the file: those in the report, and those the capture reader counted without
+ * keeping them (past LIMITS.commentsKept), when the report carries that count.
+ */
+export function commentCount(r: CaptureReport): number {
+  const counted = (r as { commentsNotKept?: unknown }).commentsNotKept;
+  return r.comments.length + (typeof counted === 'number' && counted > 0 ? counted : 0);
+}
+
+/** Comments the JSON output leaves out: past the first LIMITS.commentsKept. */
+export function commentsNotKept(r: CaptureReport): number {
+  return commentCount(r) - Math.min(r.comments.length, LIMITS.commentsKept);
+}
+
+/** At most LIMITS.commentsKept comments; "commentsNotKept" says how many more there were, when there were. */
+function commentsJson(r: CaptureReport): { comments: string[]; commentsNotKept?: number } {
+  const notKept = commentsNotKept(r);
+  const comments = r.comments.length > LIMITS.commentsKept ? r.comments.slice(0, LIMITS.commentsKept) : r.comments;
+  return notKept > 0 ? { comments, commentsNotKept: notKept } : { comments };
 }
 

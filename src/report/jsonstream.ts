@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { CaptureReport, ConnectionReport } from '../analyze.js';
 import type { Update } from '../analysis/updates.js';
 import { captureSummaryJson, messageJson, updateJson } from './json.js';
@@ -8,6 +9,41 @@ import { safeJson } from './sanitize.js';
 
 export interface Output {
   write(s: string): unknown;
+}
+
+/** Spool folders not yet removed, whoever made them: every way out of the process removes them. */
+const liveSpools = new Set<string>();
+let exitHooked = false;
+
+/**
+ * Removes every spool folder still there. Runs on the process's 'exit' (a normal end, an
+ * error, process.exit() after a closed pipe); bin/sockstat calls it on SIGINT, SIGTERM and
+ * SIGHUP too, which end a process without 'exit'. Synchronous, so it can run in either.
+ */
+export function removeSpools(): void {
+  for (const dir of liveSpools) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Nothing more can be done on the way out; the folder is in the temporary directory.
+    }
+  }
+  liveSpools.clear();
+}
+
+/** Output gathered up to this many characters before it is written: few writes, no big string. */
+const PIECE = 64 * 1024;
+/** Spool files are read back in pieces of this many bytes. */
+const COPY = 1 << 20;
+
+type Phase = 'connections' | 'messages' | 'updates' | 'summary';
+
+interface OpenConnection {
+  /** Messages written so far (spooled or not): every one after the first takes a comma. */
+  messages: number;
+  spool: string | null;
+  /** Bytes of the spool file written whole: what a failed append left past them is not read. */
+  spoolBytes: number;
 }
 
 /**
@@ -19,15 +55,34 @@ export interface Output {
  *
  * The shape is the documented one; connections come in the order they ended and updates in
  * the order they settled (each carries its id or index).
+ *
+ * It never throws from connection() or update(), which run inside the analysis (where a
+ * dissector's guard would take a throw for its own failure): a failure (a full temporary
+ * disk, say) is kept in `failed`, what could not be written is left out, and the document
+ * stays valid: endCapture() closes whatever was open.
  */
 export class JsonStreamWriter {
+  /** The first failure to write a spool file (or to render a message), if any. */
+  failed: Error | null = null;
   private capturesWritten = 0;
   private captureOpen = false;
+  private phase: Phase = 'connections';
+  /** Fields of the capture's closing figures written so far. */
+  private fields = 0;
   private connectionsWritten = 0;
-  private open = new Map<number, { messages: number; spool: string | null }>();
+  /** The connection being written (phase 'messages'): its protocol closes it. */
+  private current: ConnectionReport | null = null;
+  private open = new Map<number, OpenConnection>();
   private spoolDir: string | null = null;
   private spoolFd = -1;
+  private spoolBytes = 0;
+  /** Updates spooled so far, and those gathered for the next spool write. */
   private updates = 0;
+  private pendingUpdates: string[] = [];
+  private pendingUpdateChars = 0;
+  private pendingUpdateCount = 0;
+  private pieces: string[] = [];
+  private pieceChars = 0;
 
   constructor(private readonly out: Output) {
     out.write('{"captures": [');
@@ -39,77 +94,193 @@ export class JsonStreamWriter {
    * and the connection is written in one piece when it ends.
    */
   connection(file: string, c: ConnectionReport, final: boolean): void {
-    this.beginCapture(file);
-    let st = this.open.get(c.id);
-    if (!st) {
-      st = { messages: 0, spool: null };
-      this.open.set(c.id, st);
+    try {
+      this.beginCapture(file);
+      let st = this.open.get(c.id);
+      if (!st) {
+        st = { messages: 0, spool: null, spoolBytes: 0 };
+        this.open.set(c.id, st);
+      }
+      const messages = [...c.messages].sort((a, b) => a.time - b.time || a.wire.dir - b.wire.dir);
+      c.messages = [];
+      if (!final) {
+        if (this.failed) return;
+        st.spool ??= join(this.dir(), `connection-${c.id}.json`);
+        // Appended a piece at a time; a message is counted (for its comma) once it is on disk.
+        let text = '';
+        let count = 0;
+        for (const m of messages) {
+          text += `${st.messages + count++ ? ',' : ''}\n${safeJson(messageJson(m))}`;
+          if (text.length >= COPY) {
+            this.spoolTo(st, text, count);
+            text = '';
+            count = 0;
+          }
+        }
+        if (count) this.spoolTo(st, text, count);
+        return;
+      }
+      const head = safeJson({ id: c.id, client: c.client, server: c.server, firstFrame: c.firstFrame, rolesGuessed: c.rolesGuessed });
+      this.put(`${this.connectionsWritten++ ? ',' : ''}\n${head.slice(0, -1)}, "messages": [`);
+      this.phase = 'messages';
+      this.current = c;
+      if (st.spool) {
+        this.copy(st.spool, st.spoolBytes);
+        rmSync(st.spool, { force: true });
+        st.spool = null;
+      }
+      for (const m of messages) this.put(`${st.messages++ ? ',' : ''}\n${safeJson(messageJson(m))}`);
+      this.closeConnection();
+      this.open.delete(c.id);
+    } catch (e) {
+      this.failed ??= e as Error;
     }
-    const messages = [...c.messages].sort((a, b) => a.time - b.time || a.wire.dir - b.wire.dir);
-    c.messages = [];
-    let text = '';
-    for (const m of messages) text += `${st.messages++ ? ',' : ''}\n${safeJson(messageJson(m))}`;
-    if (!final) {
-      st.spool ??= join(this.dir(), `connection-${c.id}.json`);
-      appendFileSync(st.spool, text);
-      return;
-    }
-    const head = safeJson({ id: c.id, client: c.client, server: c.server, firstFrame: c.firstFrame, rolesGuessed: c.rolesGuessed });
-    this.out.write(`${this.connectionsWritten++ ? ',' : ''}\n${head.slice(0, -1)}, "messages": [`);
-    if (st.spool) {
-      this.copy(st.spool);
-      rmSync(st.spool, { force: true });
-    }
-    this.out.write(`${text}\n], "protocol": ${safeJson(c.protocol)}}`);
-    this.open.delete(c.id);
+  }
+
+  private spoolTo(st: OpenConnection, text: string, count: number): void {
+    // appendFileSync writes the whole text or throws (writeFileSync loops over short writes).
+    appendFileSync(st.spool!, text);
+    st.spoolBytes += Buffer.byteLength(text);
+    st.messages += count;
+  }
+
+  private closeConnection(): void {
+    this.put(`\n], "protocol": ${safeJson(this.current!.protocol)}}`);
+    this.flush();
+    this.phase = 'connections';
+    this.current = null;
   }
 
   private dir(): string {
-    this.spoolDir ??= mkdtempSync(join(tmpdir(), 'sockstat-'));
+    if (!this.spoolDir) {
+      if (!exitHooked) {
+        exitHooked = true;
+        process.once('exit', removeSpools);
+      }
+      this.spoolDir = mkdtempSync(join(tmpdir(), 'sockstat-'));
+      liveSpools.add(this.spoolDir);
+    }
     return this.spoolDir;
   }
 
-  /** Copies a spool file to the output in 1 MiB pieces. */
-  private copy(path: string): void {
+  /**
+   * Copies the first `bytes` bytes of a spool to the output, COPY bytes at a time, decoded by
+   * a streaming decoder: a character cut by a piece's end is completed by the next piece.
+   * Awaits `drain` after each piece when it is given (the updates at a capture's end).
+   */
+  private async copyFd(fd: number, bytes: number, drain: () => Promise<void> | undefined): Promise<void> {
+    this.flush();
+    const decoder = new StringDecoder('utf8');
+    const buf = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, bytes)));
+    for (let pos = 0; pos < bytes; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - pos), pos);
+      if (n === 0) break;
+      pos += n;
+      this.out.write(decoder.write(buf.subarray(0, n)));
+      const wait = drain();
+      if (wait) await wait;
+    }
+    const rest = decoder.end();
+    if (rest) this.out.write(rest);
+  }
+
+  /** copyFd without waiting, for a connection's spool (written while the analysis runs). */
+  private copy(path: string, bytes: number): void {
+    this.flush();
     const fd = openSync(path, 'r');
-    const buf = Buffer.alloc(1 << 20);
     try {
-      for (let pos = 0; ; ) {
-        const n = readSync(fd, buf, 0, buf.length, pos);
+      const decoder = new StringDecoder('utf8');
+      const buf = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, bytes)));
+      for (let pos = 0; pos < bytes; ) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - pos), pos);
         if (n === 0) break;
         pos += n;
-        this.out.write(buf.toString('utf8', 0, n));
+        this.out.write(decoder.write(buf.subarray(0, n)));
       }
+      const rest = decoder.end();
+      if (rest) this.out.write(rest);
     } finally {
       closeSync(fd);
     }
   }
 
   update(file: string, u: Update): void {
-    this.beginCapture(file);
-    if (this.spoolFd < 0) this.spoolFd = openSync(join(this.dir(), 'updates.json'), 'w+');
-    writeSync(this.spoolFd, `${this.updates++ ? ',' : ''}\n${safeJson(updateJson(u))}`);
+    try {
+      this.beginCapture(file);
+      if (this.failed) return;
+      const line = `${this.updates + this.pendingUpdateCount ? ',' : ''}\n${safeJson(updateJson(u))}`;
+      this.pendingUpdates.push(line);
+      this.pendingUpdateChars += line.length;
+      this.pendingUpdateCount++;
+      if (this.pendingUpdateChars >= PIECE) this.spoolUpdates();
+    } catch (e) {
+      this.failed ??= e as Error;
+    }
   }
 
-  /** Closes the capture's object with its figures (or its error, when reading failed). */
+  /** Writes the gathered updates to their spool; they count once all their bytes are there. */
+  private spoolUpdates(): void {
+    if (this.pendingUpdateCount === 0) return;
+    const b = Buffer.from(this.pendingUpdates.join(''));
+    const count = this.pendingUpdateCount;
+    this.pendingUpdates = [];
+    this.pendingUpdateChars = 0;
+    this.pendingUpdateCount = 0;
+    if (this.spoolFd < 0) this.spoolFd = openSync(join(this.dir(), 'updates.json'), 'w+');
+    for (let o = 0; o < b.length; ) o += writeSync(this.spoolFd, b, o, b.length - o, this.spoolBytes + o);
+    this.spoolBytes += b.length;
+    this.updates += count;
+  }
+
+  /**
+   * Closes the capture's object with its figures (or its error, when reading failed). Called
+   * again after a failure part way (with the error), it closes what the first call left open.
+   */
   async endCapture(file: string, r: CaptureReport | null, error: string | null, drain: () => Promise<void> | undefined): Promise<void> {
     if (!r && !this.captureOpen) return; // nothing was written for it: it is left out, as before
     this.beginCapture(file);
-    this.out.write(`\n], "updates": [`);
-    if (this.spoolFd >= 0) {
-      const buf = Buffer.alloc(1 << 20);
-      for (let pos = 0; ; ) {
-        const n = readSync(this.spoolFd, buf, 0, buf.length, pos);
-        if (n === 0) break;
-        pos += n;
-        this.out.write(buf.toString('utf8', 0, n));
-        const wait = drain();
-        if (wait) await wait;
+    if (this.phase === 'messages') this.closeConnection();
+    if (this.phase === 'connections') {
+      // Connections still open when the capture stopped early were never written: their
+      // spools go with the folder.
+      this.put(`\n], "updates": [`);
+      this.phase = 'updates';
+      try {
+        this.spoolUpdates();
+      } catch (e) {
+        this.failed ??= e as Error;
       }
-      this.closeSpool();
-      rmSync(join(this.dir(), 'updates.json'), { force: true });
+      if (this.spoolFd >= 0) {
+        await this.copyFd(this.spoolFd, this.spoolBytes, drain);
+        this.closeSpool();
+        rmSync(join(this.dir(), 'updates.json'), { force: true });
+      }
     }
-    this.out.write(`\n], ${safeJson(r ? captureSummaryJson(r) : { error }).slice(1)}`);
+    if (this.phase === 'updates') {
+      this.put('\n], ');
+      this.phase = 'summary';
+      this.fields = 0;
+    }
+    // The figures, a field at a time, as JSON.stringify would write the object: the lists
+    // (warnings, comments) an element at a time, so that no string grows with them.
+    const summary = r ? captureSummaryJson(r) : { error };
+    if (r && this.fields === 0) {
+      for (const [key, value] of Object.entries(summary)) {
+        if (value === undefined) continue;
+        const name = `${this.fields ? ',' : ''}${safeJson(key)}:`;
+        if (Array.isArray(value) && (key === 'warnings' || key === 'comments')) {
+          this.put(`${name}[`);
+          value.forEach((v, i) => this.put(`${i ? ',' : ''}${safeJson(v)}`));
+          this.put(']');
+        } else this.put(`${name}${safeJson(value)}`);
+        this.fields++;
+      }
+    } else if (!r) {
+      // A second call, after the figures failed part way: the error closes the object.
+      this.put(`${this.fields ? ',' : ''}"error":${safeJson(error)}`);
+    }
+    this.put('}');
+    this.flush();
     this.captureOpen = false;
   }
 
@@ -118,13 +289,41 @@ export class JsonStreamWriter {
     this.out.write(`${this.capturesWritten ? '\n' : ''}]}\n`);
   }
 
+  /** Lets go of the spool folder without finishing the document (the run stopped). */
+  dispose(): void {
+    this.removeSpool();
+  }
+
+  private put(s: string): void {
+    this.pieces.push(s);
+    this.pieceChars += s.length;
+    if (this.pieceChars >= PIECE) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pieces.length === 0) return;
+    const s = this.pieces.length === 1 ? this.pieces[0] : this.pieces.join('');
+    this.pieces = [];
+    this.pieceChars = 0;
+    this.out.write(s);
+  }
+
   private beginCapture(file: string): void {
     if (this.captureOpen) return;
     this.captureOpen = true;
+    this.phase = 'connections';
+    this.fields = 0;
+    this.current = null;
     this.connectionsWritten = 0;
     this.updates = 0;
+    this.spoolBytes = 0;
+    this.pendingUpdates = [];
+    this.pendingUpdateChars = 0;
+    this.pendingUpdateCount = 0;
+    this.failed = null;
     this.open.clear();
-    this.out.write(`${this.capturesWritten++ ? ',' : ''}\n{"file": ${safeJson(file)}, "connections": [`);
+    this.put(`${this.capturesWritten++ ? ',' : ''}\n{"file": ${safeJson(file)}, "connections": [`);
+    this.flush();
   }
 
   private closeSpool(): void {
@@ -132,10 +331,17 @@ export class JsonStreamWriter {
     this.spoolFd = -1;
   }
 
-  /** Removes the spool directory; called once the document is complete. */
+  /** Removes the spool folder: once the document is complete, or the run has stopped. */
   private removeSpool(): void {
     this.closeSpool();
-    if (this.spoolDir) rmSync(this.spoolDir, { recursive: true, force: true });
+    if (this.spoolDir) {
+      try {
+        rmSync(this.spoolDir, { recursive: true, force: true });
+        liveSpools.delete(this.spoolDir);
+      } catch {
+        // Left for removeSpools() at exit.
+      }
+    }
     this.spoolDir = null;
   }
 }

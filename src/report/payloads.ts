@@ -4,7 +4,7 @@ import type { Message, WsFrame, WsMessage } from '../dissect/types.js';
 import { closeCodeMeaning, FRAME_PREVIEW, OPCODE } from '../dissect/websocket.js';
 import { messageHex } from './json.js';
 import { captureName } from './stats.js';
-import { safeLine, safeText } from './sanitize.js';
+import { hasInvisible, safeLine, safeText } from './sanitize.js';
 
 const OPCODE_NAMES: Record<number, string> = { 0: 'continuation', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
 /** Hex of a frame longer than this is cut, with its length said. */
@@ -180,9 +180,13 @@ export class ByteOut {
   }
 }
 
-/** A WebSocket text for one line: escaped, unless decoding it found nothing to escape. */
+/**
+ * A WebSocket text for one line: escaped, unless decoding it found nothing to escape. The
+ * dissector's check (Wire.plainText) covers controls and bidirectional overrides, not every
+ * invisible character sanitize.ts escapes: plain text is looked at for those too.
+ */
 function lineOf(m: WsFrame | WsMessage): string {
-  return m.wire.plainText ? m.text! : safeLine(m.text!);
+  return m.wire.plainText && !hasInvisible(m.text!) ? m.text! : safeLine(m.text!);
 }
 
 const SIDE_NONE = 0;
@@ -208,9 +212,14 @@ function renderMessage(o: ByteOut, m: Message): number | false {
       o.text(']\n');
       o.wireText(m.wire.raw);
       const encoding = m.headers.find(([k]) => k.toLowerCase() === 'content-encoding')?.[1];
-      if (encoding && m.wire.payload && (m.body !== undefined || m.bodyHex !== undefined)) {
-        o.text(`\n   [${safeLine(encoding)} body decoded: ${m.wire.payload.length} bytes]\n`);
+      // The label says what was done: decoded (with both sizes), or shown as sent and why.
+      const coded = m as { bodyDecodedLength?: number; bodyNotDecoded?: string };
+      // The wire bytes above show the body as sent; a decoded body is shown after them.
+      if (encoding && coded.bodyDecodedLength !== undefined && (m.body !== undefined || m.bodyHex !== undefined)) {
+        o.text(`\n   [${safeLine(encoding)} body decoded: ${m.bodyLength ?? 0} bytes sent, ${coded.bodyDecodedLength} decoded]\n`);
         o.text(m.body !== undefined ? safeText(m.body) : `   ${m.bodyHex}`);
+      } else if (encoding && coded.bodyNotDecoded !== undefined) {
+        o.text(`\n   [${safeLine(encoding)} body not decoded (${safeLine(coded.bodyNotDecoded)}): shown as sent]`);
       }
       if (m.bodyTruncated) o.text('\n   [body cut: only the beginning is kept]');
       return SIDE_NONE;

@@ -3,7 +3,7 @@ import type TableType from 'cli-table3';
 import type { CaptureReport } from '../analyze.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
 import type { Overhead } from '../analysis/updates.js';
-import { safeLine } from './sanitize.js';
+import { safeJson, safeLine } from './sanitize.js';
 
 const require = createRequire(import.meta.url);
 
@@ -39,8 +39,9 @@ export function usefulPercent(o: Overhead): number {
 /** The write-up's three tables, one row per capture, then where one update's bytes go. */
 export function statsTables(reports: CaptureReport[]): StatsTable[] {
   const cols = ['PCAP', ...FIGURE_COLUMNS.map(([, t]) => t)];
-  const noUpdates = reports.filter((r) => !r.steady).map((r) => captureName(r.file));
-  const noPush = reports.filter((r) => r.steady && !r.steady.serverOnly).map((r) => captureName(r.file));
+  // The notes are printed as they are: the names in them are escaped here (the cells when printed).
+  const noUpdates = reports.filter((r) => !r.steady).map((r) => safeLine(captureName(r.file)));
+  const noPush = reports.filter((r) => r.steady && !r.steady.serverOnly).map((r) => safeLine(captureName(r.file)));
   return [
     { key: 'overall', title: 'Overall statistics', columns: cols, rows: reports.map((r) => figureRow(captureName(r.file), r.overall)) },
     {
@@ -89,8 +90,15 @@ export function terminalTable(columns: string[], rows: Array<Array<string | numb
   return t.toString();
 }
 
-function csvField(v: string | number): string {
+/**
+ * A CSV cell. A text cell a spreadsheet would take for a formula (one starting with =, +, -,
+ * @, TAB or CR; a file name can) is neutralised as OWASP's "CSV Injection" advice says: a
+ * single quote before it, and the cell quoted.
+ */
+export function csvField(v: string | number): string {
   const s = cell(v);
+  // "-" alone (standard input's name) cannot be read as a formula.
+  if (typeof v === 'string' && s !== '-' && /^[=+\-@\t\r]/.test(s)) return `"'${s.replace(/"/g, '""')}"`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -112,7 +120,7 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
       for (const t of tables) {
         for (const [name, ...nums] of t.rows) {
           const values = t.key === 'overhead' ? ['', '', '', '', '', ...nums] : [...nums, '', '', '', '', ''];
-          lines.push([t.key, csvField(name), ...values].join(','));
+          lines.push([t.key, csvField(name), ...values.map((v) => (v === '' ? '' : csvField(v)))].join(','));
         }
       }
       return lines.join('\n') + '\n';
@@ -127,7 +135,7 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
         overhead: r.steady ? { ...r.steady.overhead, usefulPercent: usefulPercent(r.steady.overhead) } : null,
         updates: r.updateCount,
       }));
-      return JSON.stringify({ captures: out }, null, 2) + '\n';
+      return safeJson({ captures: out }, 2) + '\n';
     }
   }
 }

@@ -1,7 +1,8 @@
 import type { CaptureReport } from '../analyze.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
+import { commentCount } from './json.js';
 import { captureName, terminalTable, usefulPercent } from './stats.js';
-import { safeLine } from './sanitize.js';
+import { cut, safeLine } from './sanitize.js';
 
 function figureCells(f: Figures): number[] {
   return FIGURE_COLUMNS.map(([k]) => f[k]);
@@ -17,6 +18,16 @@ function ms(t: number | null): string {
 
 /** Connections listed one by one in the summary. */
 const MAX_SHOWN = 20;
+/** Comments shown, and the characters shown of each: a capture may carry thousands. */
+const COMMENTS_SHOWN = 5;
+const COMMENT_CHARS = 200;
+/** Characters shown of one warning: most are short, but some quote the capture. */
+const WARNING_CHARS = 1000;
+
+/** A warning as one terminal line's text: cut, then escaped. */
+export function warningText(message: string): string {
+  return safeLine(cut(message, WARNING_CHARS));
+}
 
 /** UTC time of an epoch timestamp; a capture's clock may be anything, so out-of-range ones are shown raw. */
 function utc(epoch: number): string {
@@ -36,21 +47,48 @@ export function frameList(frames: number[]): string {
   return out.join(', ');
 }
 
-/** The default report: what the capture holds, the overall figures, one update's cost. */
+/** The default report, as one string (for tests; sockstat itself streams it with writeSummary). */
 export function renderSummary(r: CaptureReport, maxWarnings: number): string {
   const out: string[] = [];
+  writeSummary(r, maxWarnings, (s) => out.push(s));
+  return out.join('');
+}
+
+/** Lines gathered up to this many characters before they are written. */
+const PIECE = 64 * 1024;
+
+/**
+ * The default report: what the capture holds, the overall figures, one update's cost. Written
+ * a piece at a time; every part that grows with the capture is bounded before it is built.
+ */
+export function writeSummary(r: CaptureReport, maxWarnings: number, write: (s: string) => void): void {
+  let out: string[] = [];
+  let size = 0;
+  const line = (s: string) => {
+    out.push(s);
+    size += s.length + 1;
+    if (size >= PIECE) flush();
+  };
+  const flush = () => {
+    if (out.length) write(out.join('\n') + '\n');
+    out = [];
+    size = 0;
+  };
   const name = safeLine(captureName(r.file));
-  out.push(`${name}: ${r.format ?? 'unknown format'}, ${r.linkTypes.join(' + ') || 'no interfaces'}, ${r.packets} packet${r.packets === 1 ? '' : 's'}` +
+  line(`${name}: ${r.format ?? 'unknown format'}, ${r.linkTypes.join(' + ') || 'no interfaces'}, ${r.packets} packet${r.packets === 1 ? '' : 's'}` +
     (r.startTime !== null ? ` over ${seconds(r.duration)} from ${utc(r.startTime)}` : ''));
-  for (const c of r.comments) out.push(`  comment: ${safeLine(c)}`);
+  const shown = Math.min(COMMENTS_SHOWN, r.comments.length);
+  for (let i = 0; i < shown; i++) line(`  comment: ${safeLine(cut(r.comments[i], COMMENT_CHARS))}`);
+  const moreComments = commentCount(r) - shown;
+  if (moreComments > 0) line(`  ... ${moreComments} more comment${moreComments === 1 ? '' : 's'}`);
   const others = Object.entries(r.otherPackets);
-  if (others.length) out.push(`Not TCP: ${others.map(([k, n]) => `${n} ${k}`).join(', ')}`);
+  if (others.length) line(`Not TCP: ${others.map(([k, n]) => `${n} ${safeLine(k)}`).join(', ')}`);
   const protocols = Object.entries(r.protocols).sort((a, b) => b[1] - a[1]).map(([p, n]) => `${n} ${p}`);
-  out.push(`TCP connections: ${r.connectionCount}${r.connectionCount > 1 ? ` (${protocols.join(', ')})` : ''}`);
+  line(`TCP connections: ${r.connectionCount}${r.connectionCount > 1 ? ` (${protocols.join(', ')})` : ''}`);
   for (const c of r.connections.slice(0, MAX_SHOWN)) {
-    out.push(`  #${c.id}  ${c.client} -> ${c.server}  ${c.protocol}, ${c.messageCount} message${c.messageCount === 1 ? '' : 's'}, from frame ${c.firstFrame}${c.rolesGuessed ? ' (roles guessed: no handshake)' : ''}`);
+    line(`  #${c.id}  ${c.client} -> ${c.server}  ${c.protocol}, ${c.messageCount} message${c.messageCount === 1 ? '' : 's'}, from frame ${c.firstFrame}${c.rolesGuessed ? ' (roles guessed: no handshake)' : ''}`);
   }
-  if (r.connectionCount > MAX_SHOWN) out.push(`  ... and ${r.connectionCount - MAX_SHOWN} more (--json lists them all)`);
+  if (r.connectionCount > MAX_SHOWN) line(`  ... and ${r.connectionCount - MAX_SHOWN} more (--json lists them all)`);
   const rs = r.reassembly;
   const trouble = [
     rs.retransmittedSegments ? `${rs.retransmittedSegments} retransmitted segments (${rs.retransmittedBytes} bytes)` : '',
@@ -58,38 +96,42 @@ export function renderSummary(r: CaptureReport, maxWarnings: number): string {
     rs.overlapBytes ? `${rs.overlapBytes} overlapping bytes` : '',
     rs.gaps ? `${rs.gaps} gaps (${rs.gapBytes} bytes not captured)` : '',
   ].filter(Boolean);
-  if (trouble.length) out.push(`TCP: ${trouble.join(', ')}`);
-  out.push('');
-  out.push('Overall');
-  out.push(terminalTable(FIGURE_COLUMNS.map(([, t]) => t), [figureCells(r.overall)]));
+  if (trouble.length) line(`TCP: ${trouble.join(', ')}`);
+  line('');
+  line('Overall');
+  line(terminalTable(FIGURE_COLUMNS.map(([, t]) => t), [figureCells(r.overall)]));
   if (r.steady) {
     const s = r.steady;
-    out.push('');
-    out.push(`Updates: ${r.updateCount}; the steady state is update ${s.index} (frames ${frameList(s.frames)})`);
+    line('');
+    line(`Updates: ${r.updateCount}; the steady state is update ${s.index} (frames ${frameList(s.frames)})`);
     const rows: Array<Array<string | number>> = [['Per update', ...figureCells(s.figures)]];
     if (s.serverOnly) rows.push(['Server to client only', ...figureCells(s.serverOnly)]);
-    out.push(terminalTable(['', ...FIGURE_COLUMNS.map(([, t]) => t)], rows));
+    line(terminalTable(['', ...FIGURE_COLUMNS.map(([, t]) => t)], rows));
     const o = s.overhead;
     const total = s.figures.frameBytes;
     const pct = (n: number) => (total ? `${((n / total) * 100).toFixed(1)}%` : '-');
-    out.push('');
-    out.push(`Where the ${total} bytes of one update go:`);
-    out.push(terminalTable(['', 'Bytes', 'Share'], [
+    line('');
+    line(`Where the ${total} bytes of one update go:`);
+    line(terminalTable(['', 'Bytes', 'Share'], [
       ['Link and IP headers', o.linkNet, pct(o.linkNet)],
       ['TCP headers', o.tcpHeaders, pct(o.tcpHeaders)],
       ['Application framing', o.framing, pct(o.framing)],
       ['Useful payload', o.payload, `${usefulPercent(o).toFixed(1)}%`],
     ]));
-    out.push(`Latency, median over ${r.updateCount} update${r.updateCount === 1 ? '' : 's'}: request to first byte of the answer ${ms(r.latency.requestToFirstByte)}; last byte of the answer to its ACK ${ms(r.latency.lastByteToAck)}`);
+    line(`Latency, median over ${r.updateCount} update${r.updateCount === 1 ? '' : 's'}: request to first byte of the answer ${ms(r.latency.requestToFirstByte)}; last byte of the answer to its ACK ${ms(r.latency.lastByteToAck)}`);
   } else {
-    out.push('');
-    out.push('Updates: none found');
+    line('');
+    line('Updates: none found');
   }
   if (r.warningCount > 0) {
-    out.push('');
-    out.push(`Warnings: ${r.warningCount}`);
-    for (const w of r.warnings.slice(0, maxWarnings)) out.push(`  ${w.frame !== null ? `frame ${w.frame}` : 'file'}: ${safeLine(w.message)}`);
-    if (r.warningCount > Math.min(maxWarnings, r.warnings.length)) out.push(`  ... ${r.warningCount - Math.min(maxWarnings, r.warnings.length)} more (--json lists ${r.warnings.length})`);
+    line('');
+    line(`Warnings: ${r.warningCount}`);
+    const n = Math.min(maxWarnings, r.warnings.length);
+    for (let i = 0; i < n; i++) {
+      const w = r.warnings[i];
+      line(`  ${w.frame !== null ? `frame ${w.frame}` : 'file'}: ${warningText(w.message)}`);
+    }
+    if (r.warningCount > n) line(`  ... ${r.warningCount - n} more (--json lists ${r.warnings.length})`);
   }
-  return out.join('\n') + '\n';
+  flush();
 }
