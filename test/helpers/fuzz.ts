@@ -132,7 +132,8 @@ export async function exercise(input: Uint8Array): Promise<void> {
     payloads,
   };
   for (const [mode, out] of Object.entries(outputs)) {
-    const m = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.exec(out);
+    // Controls, and the bidirectional and invisible characters sanitize.ts escapes (issue 19.9).
+    const m = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/.exec(out);
     if (m) throw new Error(`control character U+${m[0].charCodeAt(0).toString(16)} reached the ${mode} output: ${JSON.stringify(out.slice(Math.max(0, m.index - 60), m.index + 20))}`);
   }
 }
