@@ -4,7 +4,7 @@ import type { OutPacket } from '../src/capture/writer.js';
 import { decodePacket, type TcpPacket } from '../src/decode/packet.js';
 import { LIMITS, MemoryBudget } from '../src/limits.js';
 import { Held, HELD_OVERHEAD, HeldSegments } from '../src/reassembly/held.js';
-import { CONNECTION_BYTES, DEFAULT_LIMITS, Reassembler, type ReassemblyLimits } from '../src/reassembly/tcp.js';
+import { CONNECTION_BYTES, DEFAULT_LIMITS, MAX_CLOSED_KEPT, Reassembler, type ReassemblyLimits } from '../src/reassembly/tcp.js';
 import type { Connection, Dir, StreamChunk } from '../src/reassembly/types.js';
 import { rng } from '../src/synth/random.js';
 import { analyze, messages, session } from './helpers/synth.js';
@@ -247,6 +247,19 @@ describe('connections within the memory budget (issue 18)', () => {
     // Connection 1 is let go when connection 301 comes, in its frame (one SYN per frame).
     expect(warnings[0][0]).toBe(301);
     expect(warnings[0][1]).toMatch(/^memory budget reached: connection 10\.1\.0\.1:1024 -> 10\.0\.0\.2:80, quiet for 0\.003 s, is closed early to make room \(300 open connections held\)$/);
+  });
+
+  test(`connections that closed are kept at most MAX_CLOSED_KEPT, the first to close forgotten first (polling without keep-alive)`, () => {
+    // 12,000 connections open, exchange a byte and close within a second: all closed, none
+    // idle 5 s, so only the cap lets them go; each is forgotten exactly once, in closing order.
+    const n = 12000;
+    const packets = Array.from({ length: n }, (_, i) => session({ client: { ip: `10.${1 + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`, port: 40000 } }).handshake().send('client', 'x').close().packets).flat();
+    const run = reassemble(packets);
+    expect(run.maxHeld).toBe(MAX_CLOSED_KEPT + 1);
+    expect(run.closed).toEqual([...Array(n).keys()].map((i) => i + 1));
+    expect(run.forgotten).toEqual([...Array(n).keys()].map((i) => i + 1));
+    expect(run.r.stats.connections).toBe(n);
+    expect(run.warnings).toEqual([]);
   });
 
   test('the least recently active goes first, not the oldest', () => {
