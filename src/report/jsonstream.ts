@@ -1,14 +1,14 @@
 import { appendFileSync, closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import type { CaptureReport, ConnectionReport } from '../analyze.js';
 import type { Update } from '../analysis/updates.js';
 import { captureSummaryJson, messageJson, updateJson } from './json.js';
 import { safeJson } from './sanitize.js';
 
 export interface Output {
-  write(s: string): unknown;
+  /** Text, or bytes of UTF-8 (a spool copied as it lies: a piece may end inside a character). */
+  write(s: string | Uint8Array): unknown;
 }
 
 /** Spool folders not yet removed, whoever made them: every way out of the process removes them. */
@@ -164,24 +164,22 @@ export class JsonStreamWriter {
   }
 
   /**
-   * Copies the first `bytes` bytes of a spool to the output, COPY bytes at a time, decoded by
-   * a streaming decoder: a character cut by a piece's end is completed by the next piece.
-   * Awaits `drain` after each piece when it is given (the updates at a capture's end).
+   * Copies the first `bytes` bytes of a spool to the output, COPY bytes at a time, as bytes:
+   * the spool is UTF-8 already, so it is not decoded (a character cut by a piece's end is
+   * whole again in the output). Each piece is a buffer of its own, since a stream may still
+   * hold it after write() returns. Awaits `drain` after each piece when it is given.
    */
   private async copyFd(fd: number, bytes: number, drain: () => Promise<void> | undefined): Promise<void> {
     this.flush();
-    const decoder = new StringDecoder('utf8');
-    const buf = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, bytes)));
     for (let pos = 0; pos < bytes; ) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - pos), pos);
+      const buf = Buffer.allocUnsafe(Math.min(COPY, bytes - pos));
+      const n = readSync(fd, buf, 0, buf.length, pos);
       if (n === 0) break;
       pos += n;
-      this.out.write(decoder.write(buf.subarray(0, n)));
+      this.out.write(n === buf.length ? buf : buf.subarray(0, n));
       const wait = drain();
       if (wait) await wait;
     }
-    const rest = decoder.end();
-    if (rest) this.out.write(rest);
   }
 
   /** copyFd without waiting, for a connection's spool (written while the analysis runs). */
@@ -189,16 +187,13 @@ export class JsonStreamWriter {
     this.flush();
     const fd = openSync(path, 'r');
     try {
-      const decoder = new StringDecoder('utf8');
-      const buf = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, bytes)));
       for (let pos = 0; pos < bytes; ) {
-        const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - pos), pos);
+        const buf = Buffer.allocUnsafe(Math.min(COPY, bytes - pos));
+        const n = readSync(fd, buf, 0, buf.length, pos);
         if (n === 0) break;
         pos += n;
-        this.out.write(decoder.write(buf.subarray(0, n)));
+        this.out.write(n === buf.length ? buf : buf.subarray(0, n));
       }
-      const rest = decoder.end();
-      if (rest) this.out.write(rest);
     } finally {
       closeSync(fd);
     }

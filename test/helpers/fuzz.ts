@@ -95,8 +95,10 @@ export async function exercise(input: Uint8Array): Promise<void> {
   const analyze = (options: Parameters<typeof analyzeStream>[2]) =>
     analyzeStream('fuzz.pcap', Readable.from([Buffer.from(input)]), { ...options, dissect: { keepBytes: true, trace: true, maxInflatedBytes: 1 << 20 } });
   // Pass 1: the streamed --json document, which must parse, and the summary and tables.
+  const pieces: Buffer[] = [];
+  const writer = new JsonStreamWriter({ write: (s) => pieces.push(typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s)) });
+  const text = () => Buffer.concat(pieces).toString('utf8');
   let json = '';
-  const writer = new JsonStreamWriter({ write: (s: string) => (json += s) });
   let report;
   try {
     report = await analyze({
@@ -111,13 +113,14 @@ export async function exercise(input: Uint8Array): Promise<void> {
       if (e.message.includes('\n')) throw new Error(`multi-line error: ${JSON.stringify(e.message)}`);
       await writer.endCapture('fuzz.pcap', null, e.message, () => undefined);
       writer.end();
-      JSON.parse(json);
+      JSON.parse(text());
       return;
     }
     throw e;
   }
   await writer.endCapture('fuzz.pcap', report, null, () => undefined);
   writer.end();
+  json = text();
   const doc = JSON.parse(json);
   if (doc.captures[0].connections.length !== report.connectionCount) throw new Error('--json lost a connection');
   // Pass 2: the payload dump, as --payloads prints it.

@@ -24,11 +24,13 @@ export interface RunResult {
 
 /** Runs the CLI in-process, as `sockstat ...args` would. */
 export async function run(...args: string[]): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  const text = (s: string | Uint8Array) => (typeof s === 'string' ? s : Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('utf8'));
-  const code = await main(args, { write: (s) => (stdout += text(s)) }, { write: (s) => (stderr += text(s)) });
-  return { code, stdout, stderr };
+  // Bytes gathered and decoded at the end, as a terminal or a file would take them: a piece
+  // written as bytes may end inside a character that the next piece completes.
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const bytes = (s: string | Uint8Array) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s));
+  const code = await main(args, { write: (s) => out.push(bytes(s)) }, { write: (s) => err.push(bytes(s)) });
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 
 export async function runJson(...args: string[]): Promise<any> {
