@@ -14,7 +14,7 @@ const IP4 = '45 00 00 52 22 8b 40 00 40 06 65 c6 ac 69 fd ef 31 cf d6 2c';
 const TCP = '1f 40 57 66 46 d2 6d e4 83 12 1a c5 80 18 01 fe b2 99 00 00 01 01 08 0a f0 49 a4 35 28 8e 3d 5c';
 const GREETING = Buffer.from('Hello!\nServer time: 09:31:35\n\n').toString('hex');
 
-function packet(data: Uint8Array, linkType = LINKTYPE.ETHERNET, originalLength = data.length): Packet {
+function packet(data: Uint8Array, linkType: number = LINKTYPE.ETHERNET, originalLength = data.length): Packet {
   return { frame: 1, tsSec: 0, tsNsec: 0, capturedLength: data.length, originalLength, linkType, data };
 }
 

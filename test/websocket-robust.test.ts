@@ -87,8 +87,8 @@ function ws(parts: Part[], o: { ext?: string; options?: Partial<DissectOptions>;
       offsets[p[0]] += p[1].length;
     }
   });
-  cd.end(0, parts.length);
-  cd.end(1, parts.length);
+  cd.end(0, 'eof', parts.length);
+  cd.end(1, 'eof', parts.length);
   return { msgs, warnings, frames: msgs.filter((m) => m.kind === 'ws-frame') as any[], messages: msgs.filter((m) => m.kind === 'ws-message') as any[] };
 }
 

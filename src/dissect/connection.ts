@@ -93,11 +93,15 @@ export class ConnectionDissector implements StreamConsumer {
 
   gap(dir: Dir, offset: number, length: number, frame: number): void {
     if (this.trace) this.maps[dir].add(offset, -1, this.maps[dir].timeAt(offset));
+    // After a failure the connection stays undissected: a gap must not start a fresh
+    // dissector in the middle of the stream.
+    if (this.failed) return;
     if (!this.current) this.decide(dir, true);
     if (this.current) this.guard(frame, () => this.current!.gap(dir, offset, length, frame));
   }
 
   end(dir: Dir, _reason: 'fin' | 'rst' | 'eof', frame: number): void {
+    if (this.failed) return;
     if (!this.current && this.held.length > 0) this.decide(dir, true);
     if (this.current) this.guard(frame, () => this.current!.end(dir, frame));
   }

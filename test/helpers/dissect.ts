@@ -21,7 +21,7 @@ export function dissect(parts: Array<[Dir, Uint8Array]>, opts: { start?: { spec:
     cd.data(dir, { bytes, offset: offsets[dir], frame: i + 1, time: i });
     offsets[dir] += bytes.length;
   });
-  cd.end(0, parts.length);
-  cd.end(1, parts.length);
+  cd.end(0, 'eof', parts.length);
+  cd.end(1, 'eof', parts.length);
   return { msgs, warnings };
 }

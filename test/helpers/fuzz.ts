@@ -19,7 +19,7 @@ const INTERESTING_8 = [0, 1, 0x7e, 0x7f, 0x80, 0xfe, 0xff, 0x0d, 0x0a, 0x3a];
  */
 export function mutate(random: () => number, seeds: Uint8Array[]): Uint8Array {
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
-  let b = Uint8Array.from(pick(seeds));
+  let b: Uint8Array = Uint8Array.from(pick(seeds));
   const rounds = 1 + Math.floor(random() * 3);
   for (let r = 0; r < rounds; r++) {
     const lo = random() < 0.5 ? Math.min(24, b.length) : 0;

@@ -104,7 +104,7 @@ function httpExchanges(r: R, talk: Talk): void {
     let req = `${method} ${target} HTTP/1.1\r\nHost: x\r\n`;
     if (chance(r, 0.1)) req += `X-Long: ${'h'.repeat(int(r, 1000, 70_000))}\r\n`;
     if (chance(r, 0.1)) req += `X-Trap: ${text(r).toString('latin1')}\r\n`;
-    let reqBody = Buffer.alloc(0);
+    let reqBody: Buffer = Buffer.alloc(0);
     if (method === 'POST' || method === 'PUT') {
       const f = framed(r, text(r, 200), false);
       req += f.headers;
