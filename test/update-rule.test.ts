@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { runJson } from './helpers/run.js';
+import { pcapFile, session } from './helpers/synth.js';
 
 // Captures of real servers and clients (fixtures/recorded/record.sh). Every expected figure
 // below was read off `tshark -r FILE -T fields -e frame.number -e frame.len -e tcp.flags.str
@@ -69,4 +70,34 @@ describe('steady state per technique', () => {
       expect(s.steady?.index).toBe(best.last);
     }
   });
+});
+
+describe('pushes that share a packet (an SSE firehose writes many events a segment)', () => {
+  // Synthesized: segment B carries three whole events. Their bytes cost one packet (and its
+  // ACK), so they are one update carrying three values, with the payload of all three; before,
+  // the first took the packet and the other two were updates of no packets, their data
+  // counted as framing of the first.
+  for (const chunked of [false, true]) {
+    test(chunked ? 'in a chunked event stream (events known after the packet)' : 'in a close-delimited event stream (events known before the packet)', async () => {
+      const s = session().handshake();
+      s.send('client', 'GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+      const chunk = (t: string) => (chunked ? `${t.length.toString(16)}\r\n${t}\r\n` : t);
+      s.send('server', `HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n${chunked ? 'Transfer-Encoding: chunked\r\n' : ''}\r\n${chunk('data: a\n\n')}`);
+      s.wait(1);
+      const b = chunk('data: bb\n\ndata: ccc\n\ndata: dddd\n\n');
+      const frameB = s.packets.length + 1;
+      s.send('server', b);
+      s.wait(1);
+      s.send('server', chunk('data: eeeee\n\n'));
+      s.close('server');
+      const c = (await runJson(pcapFile(s.packets))).captures[0];
+      const withB = c.updates.filter((u: any) => u.frames.includes(frameB));
+      expect(withB).toHaveLength(1);
+      expect(withB[0]).toMatchObject({ messages: ['sse-event', 'sse-event', 'sse-event'], frames: [frameB, frameB + 1], appBytes: b.length });
+      expect(withB[0].overhead).toEqual({ linkNet: 2 * 34, tcpHeaders: 2 * 20, framing: b.length - 9, payload: 2 + 3 + 4 });
+      // Every update has packets: the count is the updates that cost something.
+      expect(c.updates.every((u: any) => u.totalPackets > 0)).toBe(true);
+      expect(c.updates.map((u: any) => u.messages.length)).toEqual([1, 3, 1]);
+    });
+  }
 });

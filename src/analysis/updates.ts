@@ -103,6 +103,8 @@ export class Group extends Slot {
   protocol = 'tcp';
   /** An HTTP exchange before the first update, not yet known to be set-up or an update: its answer tells. */
   candidate = false;
+  /** Opened by a push (an SSE event, a server message) that answered no request. */
+  pushed = false;
   constructor(public conn: ConnState | null) {
     super(null);
     this.target = this;
@@ -413,14 +415,28 @@ class Ranges {
     this.count -= drop;
   }
 
+  /** Where the range find() last returned ends. */
+  foundEnd = 0;
+
   /** The slot of the latest range holding offset, or null. */
   find(offset: number): Slot | null {
     if (offset >= this.maxEnd) return null;
     for (let k = this.count - 1; k >= 0; k--) {
       const i = this.at(k);
-      if (offset >= this.starts[i] && offset < this.ends[i]) return this.slots[i];
+      if (offset >= this.starts[i] && offset < this.ends[i]) {
+        this.foundEnd = this.ends[i];
+        return this.slots[i];
+      }
     }
     return null;
+  }
+
+  /** Calls fn for the slot of every range that lies wholly within [from, to). */
+  within(from: number, to: number, fn: (slot: Slot) => void): void {
+    for (let k = 0; k < this.count; k++) {
+      const i = this.at(k);
+      if (this.starts[i] >= from && this.ends[i] <= to) fn(this.slots[i]!);
+    }
   }
 
   /** Points the ranges of `from` at `to`, so they do not keep `from` alive. */
@@ -515,13 +531,19 @@ export class PendingQueue {
   }
 
   /** Hands every packet whose offset lies in [start, end) to slot, in offset order. */
+  /** The last data packet (not an ACK) the latest claim() handed over, or null. */
+  lastClaimed: SegmentInfo | null = null;
+
   claim(start: number, end: number, slot: Slot): void {
+    this.lastClaimed = null;
     if (this.tail === this.head) return;
     const lo = this.bound(start, false);
     if (lo === this.tail || this.offsets[lo] >= end) return;
     const hi = this.bound(end, false);
     for (let i = lo; i < hi; i++) {
-      slot.add(this.p[i]!, this.viaAck[i]);
+      const p = this.p[i]!;
+      slot.add(p, this.viaAck[i]);
+      if (!this.viaAck[i] && p.appBytes > 0) this.lastClaimed = p;
       this.p[i] = null;
     }
     if (lo === this.head) this.head = hi;
@@ -580,6 +602,10 @@ class ConnState {
   sawMessage = false;
   /** Highest ACK offset seen per direction; -1 so that the handshake's last ACK (of the SYN, at offset 0) counts as new. */
   highestAck: [number, number] = [-1, -1];
+  /** The last data packet placed in each direction: its stream range and the push update it went to. */
+  lastDataStart: [number, number] = [-1, -1];
+  lastDataEnd: [number, number] = [-1, -1];
+  lastData: [Group | null, Group | null] = [null, null];
   protocol = 'tcp';
   constructor(readonly conn: Connection) {
     this.handshake = new Slot(null);
@@ -705,7 +731,11 @@ export class UpdateTracker {
       case 'answer':
       case 'push':
       case 'unpaired': {
-        const g = (role === 'unpaired' ? undefined : s.unanswered.shift()) ?? this.openGroup(s, false);
+        let g = role === 'unpaired' ? undefined : s.unanswered.shift();
+        if (g === undefined) {
+          g = this.openGroup(s, false);
+          g.pushed = true;
+        }
         if (g.candidate) this.decide(s, g, m.kind === 'http-response' ? setupReason(m, this.pageLoadSeen) : null);
         g.kinds.push(m.kind);
         g.useful += m.wire.useful;
@@ -877,15 +907,53 @@ export class UpdateTracker {
   }
 
   private register(s: ConnState, dir: Dir, start: number, end: number, slot: Slot): void {
+    // A push wholly inside the last data packet, which went to another push's update, came
+    // with it: it joins that update (see absorb).
+    const last = s.lastData[dir];
+    if (last !== null && slot !== last && start >= s.lastDataStart[dir] && end <= s.lastDataEnd[dir]) this.absorb(last, slot);
     s.ranges[dir].push(start, end, slot);
-    s.pending[dir].claim(start, end, slot);
+    const q = s.pending[dir];
+    q.claim(start, end, slot);
+    if (q.lastClaimed !== null) this.placed(s, dir, q.lastClaimed, slot);
+  }
+
+  /** Notes the last data packet placed in a direction, and the update it went to. */
+  private placed(s: ConnState, dir: Dir, p: SegmentInfo, slot: Slot): void {
+    const end = p.offset + p.appBytes;
+    if (end <= s.lastDataEnd[dir]) return;
+    s.lastDataStart[dir] = p.offset;
+    s.lastDataEnd[dir] = end;
+    s.lastData[dir] = slot instanceof Group && slot.pushed && slot.target === slot ? slot : null;
+  }
+
+  /**
+   * Pushes that a packet carries whole after the one its first byte belongs to (an SSE
+   * firehose writes many events a segment) cost no packet of their own: they arrived at once
+   * with it, one update carrying several values, not updates of no packets. `other` joins
+   * `into` when both are updates a push opened and `other` has no packet yet.
+   */
+  private absorb(into: Group, other: Slot): void {
+    if (!(other instanceof Group) || !other.pushed || other.totalPackets > 0 || other.target !== other || into.target !== into) return;
+    for (const k of other.kinds) into.kinds.push(k);
+    into.useful += other.useful;
+    other.kinds = [];
+    other.useful = 0;
+    other.target = into;
   }
 
   private place(s: ConnState, p: SegmentInfo, dir: Dir, offset: number, viaAck: boolean): void {
     // Usually the message these bytes belong to is not complete yet: nothing to search.
-    const slot = s.ranges[dir].find(offset);
+    const ranges = s.ranges[dir];
+    const slot = ranges.find(offset);
     if (slot !== null) {
       slot.add(p, viaAck);
+      if (!viaAck && p.appBytes > 0) {
+        this.placed(s, dir, p, slot);
+        // Pushes already known that this packet carries whole join the update it went to.
+        const end = offset + p.appBytes;
+        const into = s.lastData[dir];
+        if (into !== null && end > ranges.foundEnd) ranges.within(ranges.foundEnd, end, (other) => other !== into && this.absorb(into, other));
+      }
       return;
     }
     const q = s.pending[dir];
