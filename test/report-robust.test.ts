@@ -288,9 +288,9 @@ function emptyReport(): CaptureReport {
     file: 'x.pcapng', format: 'pcapng', linkTypes: ['Ethernet'], packets: 0, startTime: null, duration: 0, overall: figures, linkNetBytes: 0,
     otherPackets: {}, connections: [], connectionCount: 0, protocols: {},
     reassembly: { connections: 0, retransmittedSegments: 0, retransmittedBytes: 0, outOfOrderSegments: 0, overlapBytes: 0, gaps: 0, gapBytes: 0 },
-    updates: [], updateCount: 0, steady: null, latency: { requestToFirstByte: null, lastByteToAck: null }, setup: figures, teardown: figures, late: figures,
+    updates: [], updateCount: 0, steady: null, steadyByProtocol: [], setupNotes: [], latency: { requestToFirstByte: null, lastByteToAck: null }, setup: figures, teardown: figures, late: figures,
     warnings: [], warningCount: 0, comments: [], error: null,
-  } as unknown as CaptureReport;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -101,3 +101,27 @@ describe('pushes that share a packet (an SSE firehose writes many events a segme
     });
   }
 });
+
+describe('the summary of a mixed capture', () => {
+  test('a row per technique, its update count that of its connections\' updates in --json', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { generate } = await import('../src/synth/generate.js');
+    const { run } = await import('./helpers/run.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'sockstat-mixed-')), 'mixed.pcap');
+    generate(file, 1_000_000, 11);
+    const c = (await runJson(file)).captures[0];
+    const protocolOf = new Map(c.connections.map((k: any) => [k.id, k.protocol]));
+    const counts = new Map<string, number>();
+    for (const u of c.updates) counts.set(protocolOf.get(u.connection) as string, (counts.get(protocolOf.get(u.connection) as string) ?? 0) + 1);
+    expect(counts.size).toBeGreaterThanOrEqual(2);
+    const summary = (await run(file)).stdout;
+    expect(summary).toContain(`the rows above are update ${c.steadyState.update}'s, the capture's most frequent shape`);
+    for (const [protocol, n] of counts) {
+      const row = summary.split('\n').find((l) => l.startsWith(`│ ${protocol} `));
+      expect(row, protocol).toBeDefined();
+      expect(row!.split('│').map((x) => x.trim())[2], protocol).toBe(String(n));
+    }
+  });
+});

@@ -34,6 +34,11 @@ export function updateJson(u: Update): Record<string, unknown> {
   };
 }
 
+/** An update as the steady state of a capture or technique: its figures and where its bytes go. */
+function steadyJson(u: Update | null): Record<string, unknown> | null {
+  return u ? { update: u.index, ...u.figures, serverOnly: u.serverOnly, overhead: { ...u.overhead, usefulPercent: usefulPercent(u.overhead) } } : null;
+}
+
 /** A capture's own figures: everything of its JSON object but its connections and updates. */
 export function captureSummaryJson(r: CaptureReport): Record<string, unknown> {
   return {
@@ -49,8 +54,13 @@ export function captureSummaryJson(r: CaptureReport): Record<string, unknown> {
     connectionCount: r.connectionCount,
     updateCount: r.updateCount,
     latency: r.latency,
-    steadyState: r.steady ? { update: r.steady.index, ...r.steady.figures, serverOnly: r.steady.serverOnly, overhead: { ...r.steady.overhead, usefulPercent: usefulPercent(r.steady.overhead) } } : null,
+    steadyState: steadyJson(r.steady),
+    // One steady state per technique (the protocol of the updates' connections), for captures
+    // that mix them: steadyState is the capture's as a whole, the most frequent shape of all.
+    steadyByProtocol: r.steadyByProtocol.map((t) => ({ protocol: t.protocol, updateCount: t.updateCount, steadyState: steadyJson(t.steady) })),
     setup: r.setup,
+    // What was taken for set-up rather than an update, and why (the page load, what it fetched, subscriptions).
+    setupNotes: r.setupNotes,
     teardown: r.teardown,
     late: r.late,
     warnings: r.warnings,

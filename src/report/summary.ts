@@ -100,6 +100,13 @@ export function writeSummary(r: CaptureReport, maxWarnings: number, write: (s: s
   line('');
   line('Overall');
   line(terminalTable(FIGURE_COLUMNS.map(([, t]) => t), [figureCells(r.overall)]));
+  if (r.setupNotes.length > 0) {
+    // What the update rule took for set-up rather than updates, and why: a reader can check it.
+    line('');
+    line('Set-up, outside every update:');
+    for (const n of r.setupNotes.slice(0, 5)) line(`  connection #${n.connection}: ${safeLine(n.text)}`);
+    if (r.setupNotes.length > 5) line(`  ... ${r.setupNotes.length - 5} more (--json lists them)`);
+  }
   if (r.steady) {
     const s = r.steady;
     line('');
@@ -119,6 +126,14 @@ export function writeSummary(r: CaptureReport, maxWarnings: number, write: (s: s
       ['Useful payload', o.payload, `${usefulPercent(o).toFixed(1)}%`],
     ]));
     line(`Latency, median over ${r.updateCount} update${r.updateCount === 1 ? '' : 's'}: request to first byte of the answer ${ms(r.latency.requestToFirstByte)}; last byte of the answer to its ACK ${ms(r.latency.lastByteToAck)}`);
+    // A capture that mixes techniques: the rows above are the capture's most frequent shape,
+    // which stands for one technique only; each technique's own steady state follows.
+    const techniques = r.steadyByProtocol.filter((t) => t.steady !== null);
+    if (techniques.length > 1) {
+      line('');
+      line(`By technique (each one's steady state, from its own updates; the rows above are update ${s.index}'s, the capture's most frequent shape):`);
+      line(terminalTable(['Technique', 'Updates', 'Update', ...FIGURE_COLUMNS.map(([, t]) => t), 'Useful %'], techniques.map((t) => [safeLine(t.protocol), t.updateCount, t.steady!.index, ...figureCells(t.steady!.figures), usefulPercent(t.steady!.overhead).toFixed(1)])));
+    }
   } else {
     line('');
     line('Updates: none found');
