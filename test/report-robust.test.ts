@@ -470,3 +470,21 @@ describe('G: --payloads labels a coded body by what was done (issue 19.7)', () =
     expect(r.stdout.match(/body decoded/g)).toHaveLength(1);
   });
 });
+
+describe('H: JSON says how many warnings it does not list (issue 13.10)', () => {
+  test('20 packets cut by the snap length: 20 counted, the first 5 listed, 15 not listed', async () => {
+    const s = session().handshake();
+    for (let i = 0; i < 20; i++) s.send('client', `${'x'.repeat(100)}\n`, { ack: false });
+    s.close();
+    // Each data frame cut to 60 bytes on the wire's record: Ethernet 14 + IPv4 20 + TCP 20 + 6.
+    const cutPackets = s.packets.map((p) => (p.data.length > 60 ? { ...p, data: p.data.subarray(0, 60), originalLength: p.data.length } : p));
+    const c = JSON.parse((await run('--json', pcapFile(cutPackets))).stdout).captures[0];
+    const snap = c.warnings.filter((w: any) => w.message.startsWith('packet cut by the snap length'));
+    expect(snap).toHaveLength(5);
+    expect(c.warningCount - c.warnings.length).toBe(15);
+    expect(c.warningsNotListed).toBe(15);
+    // A capture whose warnings are all listed has no such field.
+    const whole = JSON.parse((await run('--json', pcapFile(s.packets))).stdout).captures[0];
+    expect('warningsNotListed' in whole).toBe(false);
+  });
+});

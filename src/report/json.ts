@@ -65,6 +65,9 @@ export function captureSummaryJson(r: CaptureReport): Record<string, unknown> {
     late: r.late,
     warnings: r.warnings,
     warningCount: r.warningCount,
+    // Warnings counted but not listed (past the first 1,000, and past the first five of a
+    // problem that repeats on every packet, such as snap-length cuts): said when there are any.
+    ...(r.warningCount > r.warnings.length ? { warningsNotListed: r.warningCount - r.warnings.length } : {}),
     ...commentsJson(r),
     error: r.error,
   };
