@@ -8,7 +8,7 @@ import { looksLikeWebSocket, websocketSpec, type WebSocketParams } from '../src/
 import type { Connection, Dir } from '../src/reassembly/types.js';
 import { pcapFile } from './helpers/synth.js';
 import { run } from './helpers/run.js';
-import { deflateMessage, frame, hugeFrameWithHole, KEY, upgradeHeldTooLong, upgradeRequest } from './helpers/ws-hostile.js';
+import { deflateMessage, frame, hugeFrameWithHole, KEY, switching, upgradeHeldTooLong, upgradeRequest } from './helpers/ws-hostile.js';
 import { websocketAccept } from '../src/dissect/websocket.js';
 
 // Every inflation the dissector does, and how many bytes it made: the work a deflate bomb
@@ -289,5 +289,21 @@ describe('frames found again after lost bytes (issue 19.3)', () => {
       if (looksLikeWebSocket(b, true)) found++;
     }
     expect(found).toBeLessThan(20);
+  });
+});
+
+describe('--payloads says when a message is cut (issue 13.8)', () => {
+  test('a 100,000-byte text message in two fragments: its first 64 KiB shown, and the cut said', async () => {
+    const { run } = await import('./helpers/run.js');
+    const { pcapFile, session } = await import('./helpers/synth.js');
+    const { LIMITS } = await import('../src/limits.js');
+    const s = session().handshake();
+    s.send('client', upgradeRequest());
+    s.send('server', switching());
+    const text = 'y'.repeat(100_000);
+    s.send('server', Buffer.concat([frame(1, text.slice(0, 60_000), { fin: false }), frame(0, text.slice(60_000))]));
+    s.close();
+    const out = (await run('--payloads', pcapFile(s.packets))).stdout;
+    expect(out).toContain(`server message (text, 100000 bytes): ${'y'.repeat(LIMITS.keptBytesPerMessage)} ... [cut: the first ${LIMITS.keptBytesPerMessage} of 100000 bytes shown]`);
   });
 });

@@ -281,8 +281,12 @@ function renderMessage(o: ByteOut, m: Message): number | false {
     case 'ws-message': {
       // A one-frame uncompressed message was shown whole on its frame's line.
       if ((m.wire.fragments ?? 1) <= 1 && !m.compressed) return false;
-      const body = m.text !== undefined ? lineOf(m) : messageHex(m) ?? '';
+      const hexText = m.text !== undefined ? undefined : messageHex(m) ?? '';
+      const body = m.text !== undefined ? lineOf(m) : hexText!;
       o.text(`   => ${m.from} message (${OPCODE_NAMES[m.opcode] ?? m.opcode}${m.compressed ? ', inflated' : ''}, ${m.length} bytes): ${body}`);
+      // Only the beginning of a long message is kept (64 KiB): say so, with what is shown.
+      const shownBytes = m.text !== undefined ? Buffer.byteLength(m.text, 'utf8') : hexText!.length >> 1;
+      if (shownBytes < m.length) o.text(` ... [cut: the first ${shownBytes} of ${m.length} bytes shown]`);
       return SIDE_NONE;
     }
     case 'data': {
