@@ -139,11 +139,22 @@ export class ByteOut {
     const f = m.frames;
     if (f.length === 0) this.text('no frame');
     else {
+      // The frames as they are: a run of three or more as "first-last", others listed, so
+      // that "6-8" never stands for frames 6 and 8 without 7 (issue 13.16).
       this.text(f.length === 1 ? 'frame ' : 'frames ');
-      this.int(f[0]);
-      if (f.length > 1) {
-        this.text('-');
-        this.int(f[f.length - 1]);
+      for (let i = 0; i < f.length; ) {
+        let j = i;
+        while (j + 1 < f.length && f[j + 1] === f[j] + 1) j++;
+        if (i > 0) this.text(', ');
+        this.int(f[i]);
+        if (j - i >= 2) {
+          this.text('-');
+          this.int(f[j]);
+        } else if (j > i) {
+          this.text(', ');
+          this.int(f[j]);
+        }
+        i = j + 1;
       }
     }
     this.text(', ');
