@@ -218,3 +218,28 @@ describe('a skipped head lets go of its bytes (issue 19.8)', () => {
     expect(r.stdout).not.toContain('zzzzzzzz');
   });
 });
+
+describe('SSE event times (issue 13.3)', () => {
+  test("an event's time is that of the frame whose blank line dispatched it, not of bytes before it", async () => {
+    const s = session().handshake();
+    s.send('client', 'GET /ev HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+    s.send('server', 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n');
+    s.wait(1);
+    s.send('server', 'retry: 100\n\n'); // a block without data: no event
+    s.wait(1);
+    const second = s.packets.length + 1;
+    s.send('server', 'data: one\n');
+    s.wait(1);
+    const third = s.packets.length + 1;
+    s.send('server', '\n'); // the blank line that dispatches "one"
+    s.close('server');
+    const t0 = s.packets[0].tsSec + s.packets[0].tsNsec / 1e9;
+    const at = (frame: number) => Math.round((s.packets[frame - 1].tsSec + s.packets[frame - 1].tsNsec / 1e9 - t0) * 1e6) / 1e6;
+    const r = await run('--json', pcapFile(s.packets));
+    const event = JSON.parse(r.stdout).captures[0].connections[0].messages.find((m: any) => m.kind === 'sse-event');
+    expect(event.data).toBe('one');
+    expect(event.frames).toContain(second);
+    expect(event.frames).toContain(third);
+    expect(Math.round(event.time * 1e6) / 1e6).toBe(at(third));
+  });
+});

@@ -147,7 +147,8 @@ class Side {
   sseBody = 0;
   lastWireEnd = 0;
   piece = { body: 0, stream: 0 };
-  heldSse: Array<{ m: Message; end: number }> = [];
+  /** Events and comments read, with where their bytes end and where the line that completed them ends. */
+  heldSse: Array<{ m: Message; end: number; done: number }> = [];
   chunkDataEnd = -1;
   held: HeldChunk[] = [];
   heldBytes = 0;
@@ -684,24 +685,28 @@ class HttpDissector implements Dissector {
     if (e.retry !== undefined) m.retry = e.retry;
     if (e.dataCut) (m as Message & CutEvent).dataTruncated = true;
     if (ctx.options.keepBytes) m.wire.payload = UTF8.encode(e.data);
-    s.heldSse.push({ m, end: this.toStream(s, e.end) });
+    const end = this.toStream(s, e.end);
+    s.heldSse.push({ m, end, done: end });
   }
 
   private sseComment(s: Side, text: string, bodyEnd: number): void {
     const m: Message = { kind: 'sse-comment', from: 'server', frames: [], time: 0, text, wire: { dir: 1, start: 0, end: 0, role: 'control', useful: 0 } };
-    s.heldSse.push({ m, end: this.toStream(s, bodyEnd) });
+    const end = this.toStream(s, bodyEnd);
+    s.heldSse.push({ m, end, done: end });
   }
 
   private flushSse(s: Side): void {
     if (s.heldSse.length === 0) return;
     const ctx = this.ctx;
-    for (const { m, end } of s.heldSse) {
+    for (const { m, end, done } of s.heldSse) {
       // Framing between two events (chunk-size lines) travels with the event after it.
       const start = s.lastWireEnd;
       m.wire.start = start;
       m.wire.end = end;
       m.frames = ctx.framesFor(1, start, end);
-      m.time = ctx.timeAt(1, start);
+      // An event happens when the blank line that dispatches it arrives (WHATWG HTML §9.2.6),
+      // not when the bytes before it (a comment's, a retry block's) did (issue 13.3).
+      m.time = ctx.timeAt(1, done - 1);
       ctx.emit(m);
       s.lastWireEnd = end;
     }
