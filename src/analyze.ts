@@ -7,7 +7,7 @@ import { DISSECTORS, FALLBACK } from './dissect/registry.js';
 import { DEFAULT_DISSECT_OPTIONS, type DissectOptions, type Message } from './dissect/types.js';
 import { LIMITS, MemoryBudget } from './limits.js';
 import { Reassembler } from './reassembly/tcp.js';
-import type { Connection, ReassemblyStats, SegmentInfo } from './reassembly/types.js';
+import type { Connection, Dir, ReassemblyStats, SegmentInfo, StreamChunk, StreamConsumer } from './reassembly/types.js';
 import { addPacket, emptyFigures, type Figures } from './analysis/figures.js';
 import { UpdateTracker, type Latency, type SetupNote, type Update } from './analysis/updates.js';
 
@@ -124,6 +124,26 @@ async function run(name: string, options: AnalyzeOptions, read: (a: Analysis) =>
   return a.finish(result.info, result.error);
 }
 
+/**
+ * A connection's dissector, made when its first byte (or gap) comes: most connections of a
+ * SYN flood, and of a capture that starts or ends mid-handshake, never carry one, and a
+ * dissector with its frame maps and context is over a kilobyte each. An end with nothing
+ * before it has nothing to end.
+ */
+class LazyDissector implements StreamConsumer {
+  private d: ConnectionDissector | null = null;
+  constructor(private readonly make: () => ConnectionDissector) {}
+  data(dir: Dir, chunk: StreamChunk): void {
+    (this.d ??= this.make()).data(dir, chunk);
+  }
+  gap(dir: Dir, offset: number, length: number, frame: number): void {
+    (this.d ??= this.make()).gap(dir, offset, length, frame);
+  }
+  end(dir: Dir, reason: 'fin' | 'rst' | 'eof', frame: number): void {
+    this.d?.end(dir, reason, frame);
+  }
+}
+
 class Analysis {
   private readonly overall = emptyFigures();
   private linkNetBytes = 0;
@@ -170,7 +190,7 @@ class Analysis {
           warning: (frame, message) => self.warning(frame, message),
           protocol: (c, p) => self.protocol(report, c, p),
         };
-        return new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions);
+        return new LazyDissector(() => new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions));
       },
       closed(conn: Connection) {
         if (self.track) self.tracker.closed(conn);
