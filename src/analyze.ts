@@ -83,6 +83,8 @@ export interface AnalyzeOptions {
   onUpdate?: (u: Update) => void;
   /** Called for each message as it is found (for --ndjson). */
   onMessage?: (conn: ConnectionReport, m: Message) => void;
+  /** Called for every warning as it is said, listed in the report or not (for --ndjson). */
+  onWarning?: (frame: number | null, message: string) => void;
   /**
    * Called when a connection has ended, and whenever it has collected maxHeldMessages
    * messages: the receiver prints them and may empty conn.messages (for --payloads).
@@ -258,6 +260,7 @@ class Analysis {
 
   warning(frame: number | null, message: string): void {
     this.warningCount++;
+    this.options.onWarning?.(frame, message);
     if (this.warnings.length < this.maxWarnings) this.warnings.push({ frame, message });
   }
 

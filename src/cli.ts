@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { analyzeFile, type AnalyzeOptions, type CaptureReport } from './analyze.js';
 import { CaptureError } from './capture/types.js';
 import { LIMITS } from './limits.js';
-import { messageJson } from './report/json.js';
+import { captureSummaryJson, messageJson, updateJson } from './report/json.js';
 import { JsonStreamWriter } from './report/jsonstream.js';
 import { PayloadPrinter, payloadsHeader } from './report/payloads.js';
 import { safeJson, safeLine } from './report/sanitize.js';
@@ -247,7 +247,11 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
       options.onMessages = guarded((c, final) => printer.connection(c, final));
     }
     if (flags.ndjson) {
+      // A record per message, warning and update as each is found, and one per capture at its
+      // end with the figures of the tables: a streaming reader gets everything (issue 13.7).
       options.onMessage = guarded((c, m) => out.write(safeJson({ file, connection: c.id, client: c.client, server: c.server, ...messageJson(m) }) + '\n'));
+      options.onWarning = guarded((frame, message) => out.write(safeJson({ file, kind: 'warning', frame, message }) + '\n'));
+      options.onUpdate = guarded((u) => out.write(safeJson({ file, kind: 'update', ...updateJson(u) }) + '\n'));
     }
 
     let report: CaptureReport | null = null;
@@ -268,6 +272,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
     try {
       if (!report) {
         fail(file, failure!);
+        if (flags.ndjson) out.write(safeJson({ file, kind: 'capture', error: failure }) + '\n');
         await json?.endCapture(file, null, failure, outDrain);
         continue;
       }
@@ -289,6 +294,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
 
   async function output(file: string, report: CaptureReport): Promise<void> {
     await json?.endCapture(file, report, null, outDrain);
+    if (flags.ndjson) out.write(safeJson({ file, kind: 'capture', ...captureSummaryJson(report) }) + '\n');
     if (!flags.json && !flags.stats && !flags.ndjson) {
       if (flags.payloads) out.write('\n');
       else {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { run } from './helpers/run.js';
+import { run, runJson } from './helpers/run.js';
 import { analyze, messages, pcapFile, session } from './helpers/synth.js';
 
 describe('the command line', () => {
@@ -23,7 +23,9 @@ describe('--ndjson', () => {
   test('one JSON line per message, as found, with the file and connection', async () => {
     const r = await run('--ndjson', 'fixtures/demo-ws.pcap', 'fixtures/synth-sse.pcap');
     expect(r.code).toBe(0);
-    const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const all = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    // Messages (18 in demo-ws, 6 in synth-sse: as listed by --json), then the other records.
+    const lines = all.filter((l) => !['update', 'warning', 'capture'].includes(l.kind));
     expect(lines.length).toBe(18 + 6);
     expect(lines[0]).toMatchObject({ file: 'fixtures/demo-ws.pcap', connection: 1, client: '127.0.0.1:49240', server: '127.0.0.1:18085', kind: 'http-request', from: 'client', frames: [4] });
     const ws = lines.filter((l) => l.kind === 'ws-message');
@@ -33,6 +35,25 @@ describe('--ndjson', () => {
       ['fixtures/synth-sse.pcap', '2', '{"time":"12:00:20"}'],
       ['fixtures/synth-sse.pcap', '3', '{"time":"12:00:30"}'],
     ]);
+  });
+});
+
+describe('--ndjson carries the figures too (issue 13.7)', () => {
+  test('a record per warning and per update as found, and per capture at its end, the same as --json', async () => {
+    for (const file of ['fixtures/synth-ajax-lossy.pcap', 'fixtures/demo-sse.pcap']) {
+      const records = (await run('--ndjson', file)).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+      const doc = (await runJson(file)).captures[0];
+      const of = (kind: string) => records.filter((r) => r.kind === kind).map(({ file: _f, kind: _k, ...rest }) => rest);
+      const byIndex = (us: any[]) => [...us].sort((a, b) => a.index - b.index);
+      expect(of('update').length, file).toBeGreaterThan(0);
+      expect(byIndex(of('update')), file).toEqual(byIndex(doc.updates));
+      expect(of('warning'), file).toEqual(doc.warnings);
+      const capture = records[records.length - 1];
+      expect(capture.kind, file).toBe('capture');
+      const { file: _f, kind: _k, ...figures } = capture;
+      const { connections: _c, updates: _u, file: _df, ...docFigures } = doc;
+      expect(figures, file).toEqual(docFigures);
+    }
   });
 });
 
