@@ -24,7 +24,16 @@ function reference(b: Uint8Array): { text: string | null; plain: boolean } {
     return { text: null, plain: false };
   }
   const plain = !new RegExp(`[${TERMINAL_UNSAFE}]`).test(s);
-  return { text: plain || !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s) ? s : null, plain };
+  // Text: valid UTF-8 without NUL whose C0 controls (but TAB, LF, CR) and DEL are at most one
+  // UTF-16 unit in eight (issue 13.13); counted unit by unit here, not by a pattern.
+  let controls = 0;
+  let nul = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0) nul = true;
+    if (c <= 0x08 || c === 0x0b || c === 0x0c || (c >= 0x0e && c <= 0x1f) || c === 0x7f) controls++;
+  }
+  return { text: plain || controls === 0 || (!nul && controls * 8 <= s.length) ? s : null, plain };
 }
 
 describe('byte scans', () => {
@@ -82,6 +91,10 @@ describe('byte scans', () => {
     );
     // A leading byte-order mark is not printable ASCII: the UTF-8 path takes it, and drops it.
     expect(textOf(Uint8Array.of(0xef, 0xbb, 0xbf, 0x61))).toBe('a');
+    // A line in colour is text; bytes with a NUL, or mostly controls, are not.
+    expect(textOf(new TextEncoder().encode('\x1b[31mred\x1b[0m alert\n'))).toBe('\x1b[31mred\x1b[0m alert\n');
+    expect(textOf(Uint8Array.of(0x61, 0x00, 0x62))).toBeNull();
+    expect(textOf(Uint8Array.of(0x01, 0x02, 0x03, 0x61))).toBeNull();
   });
 });
 

@@ -32,7 +32,21 @@ export function textOf(b: Uint8Array, plain?: { plain: boolean }): string | null
   // Checked on the decoded string: a native regex scan, not a loop over bytes.
   const isPlain = !NOT_PLAIN.test(s);
   if (plain) plain.plain = isPlain;
-  return isPlain || !CONTROL.test(s) ? s : null;
+  return isPlain || !CONTROL.test(s) || looksLikeText(s) ? s : null;
+}
+
+const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+
+/**
+ * Valid UTF-8 with a few control characters is still text (a log line in colour, a terminal
+ * session): it stays text, escaped where it is shown, and JSON escapes it safely (issue
+ * 13.13). Hex is for bytes that are not text: a NUL, or controls in more than one character
+ * in eight, say binary.
+ */
+function looksLikeText(s: string): boolean {
+  if (s.includes('\u0000')) return false;
+  const controls = s.match(CONTROLS)?.length ?? 0;
+  return controls * 8 <= s.length;
 }
 
 /** True when every byte is printable ASCII (0x20-0x7e). */
