@@ -263,8 +263,8 @@ console.log(table(['capture', 'packets', 'updates', 'per update: packets', 'fram
   } catch {
     return [name(c), '-', '-', '-', '-', '-', '-', '-'];
   }
-  const p = s.perUpdate ?? {};
-  return [name(c), int(s.overall?.totalPackets), int(s.updates), p.totalPackets ?? '-', int(p.frameBytes), int(p.appBytes), s.overhead?.usefulPercent ?? '-', s.steadyUpdate?.index ?? '-'];
+  const p = s.steadyState ?? {};
+  return [name(c), int(s.overall?.totalPackets), int(s.updateCount), p.totalPackets ?? '-', int(p.frameBytes), int(p.appBytes), p.overhead?.usefulPercent ?? '-', p.update ?? '-'];
 })));
 
 const saved = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

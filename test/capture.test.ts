@@ -125,7 +125,7 @@ describe('container formats: the same exchange gives the same figures', () => {
     ];
     for (const v of variants) {
       const c = await base(v);
-      expect({ overall: c.overall, perUpdate: c.perUpdate, updates: c.updates }).toEqual({ overall: reference.overall, perUpdate: reference.perUpdate, updates: reference.updates });
+      expect({ overall: c.overall, steadyState: c.steadyState, updateCount: c.updateCount }).toEqual({ overall: reference.overall, steadyState: reference.steadyState, updateCount: reference.updateCount });
     }
   });
 

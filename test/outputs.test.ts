@@ -147,7 +147,10 @@ describe('--stats in every format', () => {
       'overhead,demo-tcp.pcap,,,,,,102,96,0,15,7.0',
     ]);
     const json = JSON.parse((await run('--stats', 'json', 'fixtures/demo-tcp.pcap')).stdout);
-    expect(json.captures[0]).toMatchObject({ overall: { totalPackets: 18, frameBytes: 1279 }, perUpdate: { totalPackets: 3, frameBytes: 213 }, serverToClient: { frameBytes: 142 }, updates: 3 });
+    expect(json.captures[0]).toMatchObject({ overall: { totalPackets: 18, frameBytes: 1279 }, steadyState: { totalPackets: 3, frameBytes: 213, serverOnly: { frameBytes: 142 } }, updateCount: 3 });
+    // One contract (issue 13.11): the fields --stats json prints are --json's, value for value.
+    const full = (await runJson('fixtures/demo-tcp.pcap')).captures[0];
+    for (const key of Object.keys(json.captures[0])) expect(json.captures[0][key], key).toEqual(full[key]);
     const table = (await run('--stats', 'table', 'fixtures/demo-tcp.pcap')).stdout;
     expect(table).toContain('│ demo-tcp.pcap │ 18            │ 7           │ 1279        │ 592       │ 75        │');
   });

@@ -35,8 +35,8 @@ export function updateJson(u: Update): Record<string, unknown> {
 }
 
 /** An update as the steady state of a capture or technique: its figures and where its bytes go. */
-function steadyJson(u: Update | null): Record<string, unknown> | null {
-  return u ? { update: u.index, ...u.figures, serverOnly: u.serverOnly, overhead: { ...u.overhead, usefulPercent: usefulPercent(u.overhead) } } : null;
+export function steadyJson(u: Update | null): Record<string, unknown> | null {
+  return u ? { update: u.index, frames: u.frames, ...u.figures, serverOnly: u.serverOnly, overhead: { ...u.overhead, usefulPercent: usefulPercent(u.overhead) } } : null;
 }
 
 /** A capture's own figures: everything of its JSON object but its connections and updates. */

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type TableType from 'cli-table3';
 import type { CaptureReport } from '../analyze.js';
+import { steadyJson } from './json.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
 import type { Overhead } from '../analysis/updates.js';
 import { safeJson, safeLine } from './sanitize.js';
@@ -126,14 +127,14 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
       return lines.join('\n') + '\n';
     }
     case 'json': {
+      // The names of --json (issue 13.11): one set of names for one set of figures. These are
+      // the fields of a capture's --json object that the three tables show.
       const out = reports.map((r) => ({
         file: r.file,
         overall: r.overall,
-        perUpdate: r.steady?.figures ?? null,
-        serverToClient: r.steady?.serverOnly ?? null,
-        steadyUpdate: r.steady ? { index: r.steady.index, frames: r.steady.frames } : null,
-        overhead: r.steady ? { ...r.steady.overhead, usefulPercent: usefulPercent(r.steady.overhead) } : null,
-        updates: r.updateCount,
+        updateCount: r.updateCount,
+        steadyState: steadyJson(r.steady),
+        steadyByProtocol: r.steadyByProtocol.map((t) => ({ protocol: t.protocol, updateCount: t.updateCount, steadyState: steadyJson(t.steady) })),
       }));
       return safeJson({ captures: out }, 2) + '\n';
     }
