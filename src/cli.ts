@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { analyzeFile, type AnalyzeOptions, type CaptureReport } from './analyze.js';
 import { CaptureError } from './capture/types.js';
 import { LIMITS } from './limits.js';
-import { captureSummaryJson, messageJson, updateJson } from './report/json.js';
+import { captureSummaryJson, messageJson, SCHEMA_VERSION, updateJson } from './report/json.js';
 import { JsonStreamWriter } from './report/jsonstream.js';
 import { PayloadPrinter, payloadsHeader } from './report/payloads.js';
 import { safeJson, safeLine } from './report/sanitize.js';
@@ -272,7 +272,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
     try {
       if (!report) {
         fail(file, failure!);
-        if (flags.ndjson) out.write(safeJson({ file, kind: 'capture', error: failure }) + '\n');
+        if (flags.ndjson) out.write(safeJson({ schemaVersion: SCHEMA_VERSION, file, kind: 'capture', error: failure }) + '\n');
         await json?.endCapture(file, null, failure, outDrain);
         continue;
       }
@@ -294,7 +294,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
 
   async function output(file: string, report: CaptureReport): Promise<void> {
     await json?.endCapture(file, report, null, outDrain);
-    if (flags.ndjson) out.write(safeJson({ file, kind: 'capture', ...captureSummaryJson(report) }) + '\n');
+    if (flags.ndjson) out.write(safeJson({ schemaVersion: SCHEMA_VERSION, file, kind: 'capture', ...captureSummaryJson(report) }) + '\n');
     if (!flags.json && !flags.stats && !flags.ndjson) {
       if (flags.payloads) out.write('\n');
       else {
@@ -315,7 +315,8 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
   }
 
   if (json && !out.failed) json.end();
-  if (flags.stats && !flags.json && reports.length > 0 && !out.failed) {
+  // JSON is always a document, even of no capture (every file failed); the tables are not drawn empty.
+  if (flags.stats && !flags.json && (reports.length > 0 || flags.stats === 'json') && !out.failed) {
     try {
       out.write(renderStats(reports, flags.stats));
     } catch (e) {

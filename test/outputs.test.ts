@@ -50,7 +50,8 @@ describe('--ndjson carries the figures too (issue 13.7)', () => {
       expect(of('warning'), file).toEqual(doc.warnings);
       const capture = records[records.length - 1];
       expect(capture.kind, file).toBe('capture');
-      const { file: _f, kind: _k, ...figures } = capture;
+      const { file: _f, kind: _k, schemaVersion, ...figures } = capture;
+      expect(schemaVersion, file).toBe(1);
       const { connections: _c, updates: _u, file: _df, ...docFigures } = doc;
       expect(figures, file).toEqual(docFigures);
     }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { exercise, rng } from './helpers/fuzz.js';
 import { ROOT } from './helpers/run.js';
+import { schemaErrors, type SchemaDef } from './helpers/schema.js';
 import { structuredCase } from './helpers/structfuzz.js';
 
 // The structure-aware fuzzer (issue 18), beside the mutation fuzzer (fuzz.test.ts): valid
@@ -44,14 +45,18 @@ function throughCli(file: string, dir: string): string | null {
     for (const line of stderr.split('\n').filter(Boolean)) if (!line.startsWith('sockstat: ')) return `${what}: stderr line ${JSON.stringify(line.slice(0, 200))}`;
     if (/internal error/.test(stderr)) return `${what}: ${stderr.trim()}`;
     const stdout = r.stdout.toString('utf8');
-    if (mode[0] === '--json' || (mode[0] === '--stats' && mode[1] === 'json')) {
+    // Valid JSON, and of the shape schema/sockstat.schema.json gives it.
+    const docs: Array<[SchemaDef, string]> = mode[0] === '--json' ? [['jsonDocument', stdout]] : mode[1] === 'json' ? [['statsDocument', stdout]] : mode[0] === '--ndjson' ? stdout.split('\n').filter(Boolean).map((l) => ['ndjsonRecord', l] as [SchemaDef, string]) : [];
+    for (const [def, text] of docs) {
+      let value: unknown;
       try {
-        JSON.parse(stdout);
+        value = JSON.parse(text);
       } catch (e) {
         return `${what}: invalid JSON (${(e as Error).message})`;
       }
+      const wrong = schemaErrors(def, value);
+      if (wrong.length) return `${what}: not the schema's ${def}: ${wrong.join('; ')}`;
     }
-    if (mode[0] === '--ndjson') for (const line of stdout.split('\n').filter(Boolean)) JSON.parse(line);
     const trap = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/.exec(stdout);
     if (trap) return `${what}: U+${trap[0].charCodeAt(0).toString(16)} reached the output raw`;
     const rss = Number(readFileSync(rssFile, 'utf8'));

@@ -5,6 +5,12 @@ import type { Message } from '../dissect/types.js';
 import { LIMITS } from '../limits.js';
 import { usefulPercent } from './stats.js';
 
+/**
+ * The version of schema/sockstat.schema.json that the JSON outputs follow: raised by a change
+ * that removes or renames a field or changes its type or meaning (adding an optional one is not).
+ */
+export const SCHEMA_VERSION = 1;
+
 /** A message as the JSON output carries it: its fields, without the internal wire record. */
 export function messageJson(m: Message): Record<string, unknown> {
   const { wire, ...rest } = m;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CaptureReport, ConnectionReport } from '../analyze.js';
 import type { Update } from '../analysis/updates.js';
-import { captureSummaryJson, messageJson, updateJson } from './json.js';
+import { captureSummaryJson, messageJson, SCHEMA_VERSION, updateJson } from './json.js';
 import { safeJson } from './sanitize.js';
 
 export interface Output {
@@ -85,7 +85,8 @@ export class JsonStreamWriter {
   private pieceChars = 0;
 
   constructor(private readonly out: Output) {
-    out.write('{"captures": [');
+    // schemaVersion: the version of schema/sockstat.schema.json this document follows.
+    out.write(`{"schemaVersion": ${SCHEMA_VERSION}, "captures": [`);
   }
 
   /**

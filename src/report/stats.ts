@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type TableType from 'cli-table3';
 import type { CaptureReport } from '../analyze.js';
-import { steadyJson } from './json.js';
+import { SCHEMA_VERSION, steadyJson } from './json.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
 import type { Overhead } from '../analysis/updates.js';
 import { safeJson, safeLine } from './sanitize.js';
@@ -136,7 +136,7 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
         steadyState: steadyJson(r.steady),
         steadyByProtocol: r.steadyByProtocol.map((t) => ({ protocol: t.protocol, updateCount: t.updateCount, steadyState: steadyJson(t.steady) })),
       }));
-      return safeJson({ captures: out }, 2) + '\n';
+      return safeJson({ schemaVersion: SCHEMA_VERSION, captures: out }, 2) + '\n';
     }
   }
 }
