@@ -4,7 +4,7 @@ import type { OutPacket } from '../src/capture/writer.js';
 import { decodePacket, type TcpPacket } from '../src/decode/packet.js';
 import { LIMITS, MemoryBudget } from '../src/limits.js';
 import { Held, HELD_OVERHEAD, HeldSegments } from '../src/reassembly/held.js';
-import { CONNECTION_BYTES, DEFAULT_LIMITS, MAX_CLOSED_KEPT, Reassembler, type ReassemblyLimits } from '../src/reassembly/tcp.js';
+import { CONNECTION_BYTES, DEFAULT_LIMITS, EVICTIONS_SAID, MAX_CLOSED_KEPT, Reassembler, type ReassemblyLimits } from '../src/reassembly/tcp.js';
 import type { Connection, Dir, StreamChunk } from '../src/reassembly/types.js';
 import { rng } from '../src/synth/random.js';
 import { analyze, messages, session } from './helpers/synth.js';
@@ -242,8 +242,12 @@ describe('connections within the memory budget (issue 18)', () => {
     expect(run.closed).toEqual([...Array(n).keys()].map((i) => i + 1));
     expect(run.forgotten).toEqual([...Array(n).keys()].map((i) => i + 1));
     expect(run.ends.slice(0, 2 * (n - 300))).toEqual(evicted.flatMap((id) => [[id, 0, 'eof'], [id, 1, 'eof']]));
+    // The first EVICTIONS_SAID are said one by one, the rest in one warning at the end, with the count.
     const warnings = run.warnings.filter(([, m]) => m.startsWith('memory budget reached: connection'));
-    expect(warnings).toHaveLength(n - 300);
+    expect(warnings).toHaveLength(EVICTIONS_SAID);
+    expect(run.warnings.filter(([, m]) => m.startsWith('memory budget reached: ') && !m.startsWith('memory budget reached: connection'))).toEqual([
+      [n, `memory budget reached: ${n - 300 - EVICTIONS_SAID} more connections were closed early to make room (${n - 300} in all)`],
+    ]);
     // Connection 1 is let go when connection 301 comes, in its frame (one SYN per frame).
     expect(warnings[0][0]).toBe(301);
     expect(warnings[0][1]).toMatch(/^memory budget reached: connection 10\.1\.0\.1:1024 -> 10\.0\.0\.2:80, quiet for 0\.003 s, is closed early to make room \(300 open connections held\)$/);

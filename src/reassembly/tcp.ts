@@ -53,6 +53,8 @@ const MAX_CLOSED = 1024;
  * capture; 8,192 still cover seconds of such load, far longer than the last ACK takes.
  */
 export const MAX_CLOSED_KEPT = 8192;
+/** Connections closed early by the memory budget that are each said in a warning of their own. */
+export const EVICTIONS_SAID = 10;
 /**
  * Connections evicted at most to admit one new one: evicting one frees what the new one
  * needs, unless the budget is held by something else; then the new connection is admitted
@@ -422,6 +424,8 @@ export class Reassembler {
 
   /** Flushes every connection still open: held bytes become gaps, and each direction ends. */
   finish(lastFrame: number): void {
+    const evicted = this.stats.evictedConnections ?? 0;
+    if (evicted > EVICTIONS_SAID) this.observer.warning(lastFrame, `memory budget reached: ${evicted - EVICTIONS_SAID} more connections were closed early to make room (${evicted} in all)`);
     for (const c of this.conns.all) if (!c.closed) this.close(c, 'eof', lastFrame);
     for (const c of this.conns.all) {
       this.observer.forget?.(c.info);
@@ -737,9 +741,13 @@ export class Reassembler {
       const victim = this.closedList.oldest ?? this.open.oldest;
       if (victim === null || evicted === EVICTIONS_PER_ADMISSION) return 0;
       if (!victim.closed) {
-        this.stats.evictedConnections = (this.stats.evictedConnections ?? 0) + 1;
-        const quiet = Math.round((time - victim.lastTime) * 1e6) / 1e6;
-        this.observer.warning(frame, `memory budget reached: connection ${victim.info.client} -> ${victim.info.server}, quiet for ${quiet} s, is closed early to make room (${this.open.size} open connections held)`);
+        const evictedSoFar = (this.stats.evictedConnections = (this.stats.evictedConnections ?? 0) + 1);
+        // The first few are said one by one; the rest are counted (reassembly.evictedConnections)
+        // and said once at the end: a flood of a million SYNs must not make a million warnings.
+        if (evictedSoFar <= EVICTIONS_SAID) {
+          const quiet = Math.round((time - victim.lastTime) * 1e6) / 1e6;
+          this.observer.warning(frame, `memory budget reached: connection ${victim.info.client} -> ${victim.info.server}, quiet for ${quiet} s, is closed early to make room (${this.open.size} open connections held)`);
+        }
         this.evicting = true;
         this.close(victim, 'eof', frame);
         this.evicting = false;
