@@ -7,7 +7,6 @@ import { combinedValue, contentLength, headerValue, listMembers } from './header
 import { SseParser, type ParsedSseEvent } from './sse.js';
 import type { DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Message, Role, SseEvent } from './types.js';
 
-const UTF8 = new TextEncoder();
 
 const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
 const MAX_HEAD = LIMITS.httpHead;
@@ -684,7 +683,6 @@ class HttpDissector implements Dissector {
     if (e.id !== undefined) m.id = e.id;
     if (e.retry !== undefined) m.retry = e.retry;
     if (e.dataCut) (m as Message & CutEvent).dataTruncated = true;
-    if (ctx.options.keepBytes) m.wire.payload = UTF8.encode(e.data);
     const end = this.toStream(s, e.end);
     s.heldSse.push({ m, end, done: end });
   }
