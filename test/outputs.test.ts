@@ -206,3 +206,26 @@ describe('IPv4 fragments and other traffic', () => {
     expect(r.stdout).toContain('frame 4: IPv4 fragment: not reassembled');
   });
 });
+
+describe('stream order under loss (issue 13.5)', () => {
+  test('a message held behind a hole is listed before the next one in its stream, in --json and --payloads', async () => {
+    // Two pipelined requests; the first one's segment is lost and comes again after the
+    // second's (held out of order until then): both complete at the retransmission.
+    const first = 'GET /first HTTP/1.1\r\nHost: x\r\n\r\n';
+    const second = 'GET /second HTTP/1.1\r\nHost: x\r\n\r\n';
+    const s = session().handshake();
+    s.segmentAt('client', first.length, second);
+    s.wait(0.2);
+    s.segmentAt('client', 0, first);
+    s.advance('client', first.length + second.length).ack('server');
+    s.send('server', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1');
+    s.send('server', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2');
+    s.close();
+    const file = pcapFile(s.packets);
+    const msgs = (await runJson(file)).captures[0].connections[0].messages;
+    expect(msgs.filter((m: any) => m.kind === 'http-request').map((m: any) => m.target)).toEqual(['/first', '/second']);
+    const out = (await run('--payloads', file)).stdout;
+    expect(out.indexOf('GET /first')).toBeGreaterThan(0);
+    expect(out.indexOf('GET /first')).toBeLessThan(out.indexOf('GET /second'));
+  });
+});

@@ -102,7 +102,12 @@ export class JsonStreamWriter {
         st = { messages: 0, spool: null, spoolBytes: 0 };
         this.open.set(c.id, st);
       }
-      const messages = [...c.messages].sort((a, b) => a.time - b.time || a.wire.dir - b.wire.dir);
+      // In the order the analysis completed them: stream order within a direction, the order
+      // of the packets that completed them across directions (issue 13.5). Never sorted by
+      // time: under loss a message held behind a hole completes after the next one in its
+      // stream, and a sort put the later one first (and the order then hung on where a
+      // batch was cut).
+      const messages = c.messages;
       c.messages = [];
       if (!final) {
         if (this.failed) return;

@@ -325,8 +325,6 @@ interface ConnectionState {
   /** The rendered messages not yet printed, back to back; block i starts at starts[i]. */
   out: ByteOut;
   starts: number[];
-  times: number[];
-  frames: number[];
   sides: number[];
   /** Messages since the last print, those shown through others included. */
   held: number;
@@ -338,7 +336,7 @@ const OUT_START = 4096;
 const OUT_KEEP = 4 * 1024 * 1024;
 
 /**
- * Prints each connection's messages in time order when the connection ends (or every
+ * Prints each connection's messages in the order they completed when the connection ends (or every
  * `maxHeld` messages, as a "continued" section), so a capture of any size streams through in
  * bounded memory. Each message is rendered to bytes as it arrives: what a connection holds
  * until it is printed is its output, not its messages.
@@ -353,7 +351,7 @@ export class PayloadPrinter {
   private state(c: ConnectionReport): ConnectionState {
     let st = this.states.get(c.id);
     if (!st) {
-      st = { printed: false, counters: [0, 0, 0], out: new ByteOut(OUT_START), starts: [], times: [], frames: [], sides: [], held: 0 };
+      st = { printed: false, counters: [0, 0, 0], out: new ByteOut(OUT_START), starts: [], sides: [], held: 0 };
       this.states.set(c.id, st);
     }
     return st;
@@ -365,8 +363,6 @@ export class PayloadPrinter {
     const side = renderMessage(st.out, m);
     if (side !== false) {
       st.starts.push(start);
-      st.times.push(m.time);
-      st.frames.push(m.frames[0] ?? 0);
       st.sides.push(side);
     }
     if (++st.held >= this.maxHeld) this.flush(c, st);
@@ -380,19 +376,14 @@ export class PayloadPrinter {
   }
 
   private flush(c: ConnectionReport, st: ConnectionState): void {
-    const { out, starts, times, frames, sides } = st;
+    const { out, starts, sides } = st;
     const n = starts.length;
-    // In time order; messages of the same time and frame keep the order they completed in.
-    // They mostly come in order already: then no sort.
-    const order = Array.from({ length: n }, (_, i) => i);
-    let sorted = true;
-    for (let i = 1; i < n && sorted; i++) sorted = times[i - 1] < times[i] || (times[i - 1] === times[i] && frames[i - 1] <= frames[i]);
-    if (!sorted) order.sort((a, b) => times[a] - times[b] || frames[a] - frames[b] || a - b);
     // Room for every block, its label (a letter, up to 16 digits, ': ') and its line end.
     const head = `\n--- connection #${c.id}: ${c.client} -> ${c.server} (${c.protocol})${st.printed ? ', continued' : ''} ---`;
     const text = new ByteOut(out.len + n * 20 + head.length * 3 + 1);
     text.text(head);
-    for (const i of order) {
+    // In the order they completed (see JsonStreamWriter.connection): never sorted by time.
+    for (let i = 0; i < n; i++) {
       text.text('\n');
       if (sides[i] !== SIDE_NONE) {
         text.text(sides[i] === SIDE_C ? 'C' : 'S');
@@ -404,7 +395,7 @@ export class PayloadPrinter {
     text.text('\n');
     st.printed = true;
     st.held = 0;
-    starts.length = times.length = frames.length = sides.length = 0;
+    starts.length = sides.length = 0;
     // A long connection's buffer is not kept at its largest between prints.
     if (out.buf.length > OUT_KEEP) st.out = new ByteOut(OUT_START);
     else out.len = 0;
