@@ -229,7 +229,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
       const j = json;
       options.onMessages = (c, final) => j.connection(file, c, final);
       options.onUpdate = (u) => j.update(file, u);
-      options.maxHeldMessages = 1000;
+      options.maxHeldMessages = 100;
     }
     if (flags.payloads && !flags.json) {
       // Messages are rendered as they come and printed as each connection ends: memory stays
