@@ -1,9 +1,8 @@
 import type { CaptureReport } from '../analyze.js';
-import type { Update } from '../analysis/updates.js';
+import type { Overhead, Update } from '../analysis/updates.js';
 import { hex } from '../dissect/bytes.js';
 import type { Message } from '../dissect/types.js';
 import { LIMITS } from '../limits.js';
-import { usefulPercent } from './stats.js';
 
 /**
  * The version of schema/sockstat.schema.json that the JSON outputs follow: raised by a change
@@ -38,6 +37,12 @@ export function updateJson(u: Update): Record<string, unknown> {
     overhead: u.overhead,
     latency: u.latency,
   };
+}
+
+/** The useful payload's share of an update's bytes, in percent to one decimal. */
+export function usefulPercent(o: Overhead): number {
+  const total = o.linkNet + o.tcpHeaders + o.framing + o.payload;
+  return total === 0 ? 0 : Math.round((o.payload / total) * 1000) / 10;
 }
 
 /** An update as the steady state of a capture or technique: its figures and where its bytes go. */

@@ -170,36 +170,37 @@ export class JsonStreamWriter {
   }
 
   /**
-   * Copies the first `bytes` bytes of a spool to the output, COPY bytes at a time, as bytes:
-   * the spool is UTF-8 already, so it is not decoded (a character cut by a piece's end is
-   * whole again in the output). Each piece is a buffer of its own, since a stream may still
-   * hold it after write() returns. Awaits `drain` after each piece when it is given.
+   * The first `bytes` bytes of a spool, COPY bytes at a time, as bytes: the spool is UTF-8
+   * already, so it is not decoded (a character cut by a piece's end is whole again in the
+   * output). Each piece is a buffer of its own, since a stream may still hold it after
+   * write() returns.
    */
-  private async copyFd(fd: number, bytes: number, drain: () => Promise<void> | undefined): Promise<void> {
-    this.flush();
+  private *spoolPieces(fd: number, bytes: number): Generator<Buffer> {
     for (let pos = 0; pos < bytes; ) {
       const buf = Buffer.allocUnsafe(Math.min(COPY, bytes - pos));
       const n = readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
+      if (n === 0) return;
       pos += n;
-      this.out.write(n === buf.length ? buf : buf.subarray(0, n));
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  }
+
+  /** Copies a spool to the output, awaiting `drain` after each piece (the updates at a capture's end). */
+  private async copyFd(fd: number, bytes: number, drain: () => Promise<void> | undefined): Promise<void> {
+    this.flush();
+    for (const piece of this.spoolPieces(fd, bytes)) {
+      this.out.write(piece);
       const wait = drain();
       if (wait) await wait;
     }
   }
 
-  /** copyFd without waiting, for a connection's spool (written while the analysis runs). */
+  /** Copies a connection's spool without waiting (it is written while the analysis runs). */
   private copy(path: string, bytes: number): void {
     this.flush();
     const fd = openSync(path, 'r');
     try {
-      for (let pos = 0; pos < bytes; ) {
-        const buf = Buffer.allocUnsafe(Math.min(COPY, bytes - pos));
-        const n = readSync(fd, buf, 0, buf.length, pos);
-        if (n === 0) break;
-        pos += n;
-        this.out.write(n === buf.length ? buf : buf.subarray(0, n));
-      }
+      for (const piece of this.spoolPieces(fd, bytes)) this.out.write(piece);
     } finally {
       closeSync(fd);
     }

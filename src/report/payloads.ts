@@ -3,7 +3,7 @@ import { isAsciiLines } from '../dissect/bytes.js';
 import type { Message, WsFrame, WsMessage } from '../dissect/types.js';
 import { closeCodeMeaning, FRAME_PREVIEW, OPCODE } from '../dissect/websocket.js';
 import { messageHex } from './json.js';
-import { captureName } from './stats.js';
+import { captureName, frameList } from './stats.js';
 import { hasInvisible, safeLine, safeText } from './sanitize.js';
 
 const OPCODE_NAMES: Record<number, string> = { 0: 'continuation', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
@@ -139,23 +139,9 @@ export class ByteOut {
     const f = m.frames;
     if (f.length === 0) this.text('no frame');
     else {
-      // The frames as they are: a run of three or more as "first-last", others listed, so
-      // that "6-8" never stands for frames 6 and 8 without 7 (issue 13.16).
+      // The frames as they are: "6-8" never stands for frames 6 and 8 without 7 (issue 13.16).
       this.text(f.length === 1 ? 'frame ' : 'frames ');
-      for (let i = 0; i < f.length; ) {
-        let j = i;
-        while (j + 1 < f.length && f[j + 1] === f[j] + 1) j++;
-        if (i > 0) this.text(', ');
-        this.int(f[i]);
-        if (j - i >= 2) {
-          this.text('-');
-          this.int(f[j]);
-        } else if (j > i) {
-          this.text(', ');
-          this.int(f[j]);
-        }
-        i = j + 1;
-      }
+      this.text(frameList(f));
     }
     this.text(', ');
     this.seconds(m.time);

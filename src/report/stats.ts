@@ -1,9 +1,8 @@
 import { createRequire } from 'node:module';
 import type TableType from 'cli-table3';
 import type { CaptureReport } from '../analyze.js';
-import { SCHEMA_VERSION, steadyJson } from './json.js';
+import { SCHEMA_VERSION, steadyJson, usefulPercent } from './json.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
-import type { Overhead } from '../analysis/updates.js';
 import { safeJson, safeLine } from './sanitize.js';
 
 const require = createRequire(import.meta.url);
@@ -32,10 +31,6 @@ function figureRow(name: string, f: Figures): [string, ...Array<number | string>
   return [name, ...FIGURE_COLUMNS.map(([k]) => f[k])];
 }
 
-export function usefulPercent(o: Overhead): number {
-  const total = o.linkNet + o.tcpHeaders + o.framing + o.payload;
-  return total === 0 ? 0 : Math.round((o.payload / total) * 1000) / 10;
-}
 
 /** The write-up's three tables, one row per capture, then where one update's bytes go. */
 export function statsTables(reports: CaptureReport[]): StatsTable[] {
@@ -139,4 +134,16 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
       return safeJson({ schemaVersion: SCHEMA_VERSION, captures: out }, 2) + '\n';
     }
   }
+}
+
+/** Frame numbers as a reader writes them: runs of three or more as first-last, the rest listed ("6, 8, 10-14"). */
+export function frameList(frames: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < frames.length; ) {
+    let j = i;
+    while (j + 1 < frames.length && frames[j + 1] === frames[j] + 1) j++;
+    out.push(j - i >= 2 ? `${frames[i]}-${frames[j]}` : frames.slice(i, j + 1).join(', '));
+    i = j + 1;
+  }
+  return out.join(', ');
 }

@@ -1,7 +1,7 @@
 import type { CaptureReport } from '../analyze.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
-import { commentCount } from './json.js';
-import { captureName, terminalTable, usefulPercent } from './stats.js';
+import { commentCount, usefulPercent } from './json.js';
+import { captureName, frameList, terminalTable } from './stats.js';
 import { cut, safeLine } from './sanitize.js';
 
 function figureCells(f: Figures): number[] {
@@ -36,16 +36,6 @@ function utc(epoch: number): string {
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
 
-export function frameList(frames: number[]): string {
-  const out: string[] = [];
-  for (let i = 0; i < frames.length; ) {
-    let j = i;
-    while (j + 1 < frames.length && frames[j + 1] === frames[j] + 1) j++;
-    out.push(j - i >= 2 ? `${frames[i]}-${frames[j]}` : frames.slice(i, j + 1).join(', '));
-    i = j + 1;
-  }
-  return out.join(', ');
-}
 
 /** The default report, as one string (for tests; sockstat itself streams it with writeSummary). */
 export function renderSummary(r: CaptureReport, maxWarnings: number): string {
