@@ -5,6 +5,7 @@ import { PacketDecoder } from './decode/packet.js';
 import { ConnectionDissector, type MessageSink } from './dissect/connection.js';
 import { DISSECTORS, FALLBACK } from './dissect/registry.js';
 import { DEFAULT_DISSECT_OPTIONS, type DissectOptions, type Message } from './dissect/types.js';
+import { ANOMALIES, type AnomalyCode } from './anomalies.js';
 import { LIMITS, MemoryBudget } from './limits.js';
 import { Reassembler } from './reassembly/tcp.js';
 import type { Connection, Dir, ReassemblyStats, SegmentInfo, StreamChunk, StreamConsumer } from './reassembly/types.js';
@@ -17,6 +18,8 @@ const MAX_LISTED_CONNECTIONS = 1000;
 export interface Warning {
   /** The frame it concerns, or null for the file as a whole. */
   frame: number | null;
+  /** What happened, as src/anomalies.ts names it. */
+  code: AnomalyCode;
   message: string;
 }
 
@@ -31,6 +34,8 @@ export interface ConnectionReport {
   messages: Message[];
   messageCount: number;
   closed: boolean;
+  /** What its layers found out about it, by layer (tls: version, cipher suite, names). */
+  layers?: Record<string, unknown>;
 }
 
 export interface CaptureReport {
@@ -84,7 +89,7 @@ export interface AnalyzeOptions {
   /** Called for each message as it is found (for --ndjson). */
   onMessage?: (conn: ConnectionReport, m: Message) => void;
   /** Called for every warning as it is said, listed in the report or not (for --ndjson). */
-  onWarning?: (frame: number | null, message: string) => void;
+  onWarning?: (frame: number | null, code: AnomalyCode, message: string) => void;
   /**
    * Called when a connection has ended, and whenever it has collected maxHeldMessages
    * messages: the receiver prints them and may empty conn.messages (for --payloads).
@@ -169,6 +174,7 @@ class Analysis {
   private lastFrame = 0;
   private packets = 0;
   private problemsByKind = new Map<string, number>();
+  private listedByCode = new Map<AnomalyCode, number>();
 
   constructor(private readonly file: string, private readonly options: AnalyzeOptions) {
     this.maxWarnings = options.maxWarnings ?? 1000;
@@ -189,7 +195,10 @@ class Analysis {
         // A sink per connection that knows its report: no lookup by id per message.
         const sink: MessageSink = {
           message: (c, m) => self.message(report, c, m),
-          warning: (frame, message) => self.warning(frame, message),
+          warning: (frame, code, message) => self.warning(frame, code, message),
+          info: (_c, key, value) => {
+            (report.layers ??= {})[key] = value;
+          },
           protocol: (c, p) => self.protocol(report, c, p),
         };
         return new LazyDissector(() => new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions));
@@ -213,8 +222,8 @@ class Analysis {
       segment(info: SegmentInfo) {
         if (self.track) self.tracker.segment(info);
       },
-      warning(frame: number, message: string) {
-        self.warning(frame, message);
+      warning(frame: number, code: AnomalyCode, message: string) {
+        self.warning(frame, code, message);
       },
     }, {}, new MemoryBudget(options.maxMemory ?? LIMITS.memoryBudget));
   }
@@ -238,7 +247,7 @@ class Analysis {
         // One warning per kind of problem and frame would drown the report; the first few say enough.
         const seen = this.problemsByKind.get(d.what) ?? 0;
         this.problemsByKind.set(d.what, seen + 1);
-        if (seen < 5) this.warning(p.frame, d.problem);
+        if (seen < 5) this.warning(p.frame, 'packet-malformed', d.problem);
         else this.warningCount++;
       }
       return;
@@ -248,7 +257,7 @@ class Analysis {
     if (d.payload.length < d.payloadLength || d.ip.truncated) {
       const seen = this.problemsByKind.get('snap') ?? 0;
       this.problemsByKind.set('snap', seen + 1);
-      if (seen < 5) this.warning(p.frame, `packet cut by the snap length: ${d.payload.length} of ${d.payloadLength} payload bytes captured`);
+      if (seen < 5) this.warning(p.frame, 'packet-cut', `packet cut by the snap length: ${d.payload.length} of ${d.payloadLength} payload bytes captured`);
       else this.warningCount++;
     }
     this.reassembler.segment(d, p.frame, time, p.originalLength);
@@ -258,10 +267,13 @@ class Analysis {
     return this.options.drain?.();
   }
 
-  warning(frame: number | null, message: string): void {
+  warning(frame: number | null, code: AnomalyCode, message: string): void {
     this.warningCount++;
-    this.options.onWarning?.(frame, message);
-    if (this.warnings.length < this.maxWarnings) this.warnings.push({ frame, message });
+    this.options.onWarning?.(frame, code, message);
+    // Each code lists its first ANOMALIES[code].listed: a flood of one kind cannot hide the others.
+    const n = (this.listedByCode.get(code) ?? 0) + 1;
+    this.listedByCode.set(code, n);
+    if (n <= ANOMALIES[code].listed && this.warnings.length < this.maxWarnings) this.warnings.push({ frame, code, message });
   }
 
   private message(c: ConnectionReport, conn: Connection, m: Message): void {

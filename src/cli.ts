@@ -250,7 +250,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
       // A record per message, warning and update as each is found, and one per capture at its
       // end with the figures of the tables: a streaming reader gets everything (issue 13.7).
       options.onMessage = guarded((c, m) => out.write(safeJson({ file, connection: c.id, client: c.client, server: c.server, ...messageJson(m) }) + '\n'));
-      options.onWarning = guarded((frame, message) => out.write(safeJson({ file, kind: 'warning', frame, message }) + '\n'));
+      options.onWarning = guarded((frame, code, message) => out.write(safeJson({ file, kind: 'warning', frame, code, message }) + '\n'));
       options.onUpdate = guarded((u) => out.write(safeJson({ file, kind: 'update', ...updateJson(u) }) + '\n'));
     }
 

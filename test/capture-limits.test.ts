@@ -27,7 +27,7 @@ interface Seen {
 
 interface Read {
   packets: Seen[];
-  warnings: Array<{ frame: number | null; message: string }>;
+  warnings: Array<{ frame: number | null; code: string; message: string }>;
   result: CaptureResult;
 }
 
@@ -42,8 +42,8 @@ async function read(chunks: AsyncIterable<Buffer> | Buffer[]): Promise<Read> {
     packet(p: Packet) {
       packets.push({ frame: p.frame, length: p.capturedLength, sha1: sha1(p.data) });
     },
-    warning(frame, message) {
-      warnings.push({ frame, message });
+    warning(frame, code, message) {
+      warnings.push({ frame, code, message });
     },
   });
   return { packets, warnings, result };
@@ -128,7 +128,7 @@ describe('classic pcap: a record cut by chunk boundaries is copied once (finding
     const after = new PcapWriter().record(small(2));
     const r = await read(stream(header, pcapRecordHeader(size), filler(size), after));
     expect(r.result.error).toBeNull();
-    expect(r.warnings).toEqual([{ frame: 1, message: `record of ${size} bytes is larger than the ${LIMITS.captureBlock} bytes a record may have here: skipped` }]);
+    expect(r.warnings).toEqual([{ frame: 1, code: 'capture-record-too-large', message: `record of ${size} bytes is larger than the ${LIMITS.captureBlock} bytes a record may have here: skipped` }]);
     expect(r.packets).toEqual([{ frame: 2, length: small(2).data.length, sha1: sha1(small(2).data) }]);
     expect(r.result.packets).toBe(2);
     expect(r.result.info.packetsSkipped).toBe(1);
@@ -194,7 +194,7 @@ describe('pcapng: a block cut by chunk boundaries is copied once (finding 2)', (
     const after = writePcapng([small(3)]).subarray(ngStart().length);
     const r = await read(stream(ngStart(), epbHeader(blockLength, capturedLength), filler(capturedLength), u32le(blockLength), after));
     expect(r.result.error).toBeNull();
-    expect(r.warnings).toEqual([{ frame: 1, message: `packet block of ${blockLength} bytes is larger than the ${LIMITS.captureBlock} bytes a block may have here: skipped` }]);
+    expect(r.warnings).toEqual([{ frame: 1, code: 'capture-record-too-large', message: `packet block of ${blockLength} bytes is larger than the ${LIMITS.captureBlock} bytes a block may have here: skipped` }]);
     expect(r.packets).toEqual([{ frame: 2, length: small(3).data.length, sha1: sha1(small(3).data) }]);
     expect(r.result.info.packetsSkipped).toBe(1);
     expect(readerWork.largestHeld).toBeLessThan(KiB);
@@ -310,12 +310,12 @@ describe('pcapng interfaces: at most LIMITS.pcapngInterfaces per section (findin
     expect(r.result.info.packetsSkipped).toBe(3 + 4);
     expect(r.result.info.linkTypes).toEqual([1]);
     expect(r.warnings).toEqual([
-      { frame: null, message: `more than ${limit} interface descriptions in a section: those past it are not kept, and packets on them are skipped` },
-      { frame: 2, message: `packet on interface ${limit + 2}, past the ${limit} interfaces kept: skipped` },
-      { frame: 6, message: `packet block names interface ${limit + extra + 5}, which was never described` },
-      { frame: null, message: '4 packet blocks in all named an interface that was never described: skipped' },
-      { frame: null, message: `${extra} interface descriptions in all past the ${limit} kept per section: not kept` },
-      { frame: null, message: `3 packets in all on interfaces past the ${limit} kept: skipped` },
+      { frame: null, code: 'capture-interface-limit', message: `more than ${limit} interface descriptions in a section: those past it are not kept, and packets on them are skipped` },
+      { frame: 2, code: 'capture-interface-limit', message: `packet on interface ${limit + 2}, past the ${limit} interfaces kept: skipped` },
+      { frame: 6, code: 'capture-block-malformed', message: `packet block names interface ${limit + extra + 5}, which was never described` },
+      { frame: null, code: 'capture-interface-limit', message: '4 packet blocks in all named an interface that was never described: skipped' },
+      { frame: null, code: 'capture-interface-limit', message: `${extra} interface descriptions in all past the ${limit} kept per section: not kept` },
+      { frame: null, code: 'capture-interface-limit', message: `3 packets in all on interfaces past the ${limit} kept: skipped` },
     ]);
   });
 

@@ -26,7 +26,7 @@ describe('a dissector that fails (issue 12)', () => {
       },
     });
     const warnings: Array<[number, string]> = [];
-    const sink = { message: () => {}, warning: (f: number, w: string) => warnings.push([f, w]), protocol: () => {} };
+    const sink = { message: () => {}, warning: (f: number, _code: string, w: string) => warnings.push([f, w]), protocol: () => {} };
     const cd = new ConnectionDissector(CONN, [spec('first', true)], spec('fallback', false), sink, DEFAULT_DISSECT_OPTIONS);
     const bytes = new Uint8Array([1, 2, 3]);
     cd.data(0, { bytes, offset: 0, frame: 4, time: 0 });

@@ -49,10 +49,10 @@ describe('TCP trouble in the synthesized fixtures', () => {
     const bodies = c.connections[0].messages.filter((m: any) => m.kind === 'http-response').map((m: any) => m.body);
     expect(bodies).toEqual(['{"page":true}', '{"time":"12:00:10"}', '{"time":"12:00:20"}', '{"time":"12:00:30"}', '{"time":"12:00:40"}']);
     expect(c.warnings).toEqual([
-      { frame: 12, message: '37 bytes of client data at stream offset 70 were not captured (lost or missed)' },
-      { frame: 12, message: 'HTTP request stream lost 37 bytes: resuming at the next request line' },
-      { frame: 16, message: 'out of order: server data 40 bytes ahead of the stream, held until the hole fills' },
-      { frame: 22, message: 'retransmission: 90 bytes of server data already received' },
+      { frame: 12, code: 'tcp-gap', message: '37 bytes of client data at stream offset 70 were not captured (lost or missed)' },
+      { frame: 12, code: 'http-gap', message: 'HTTP request stream lost 37 bytes: resuming at the next request line' },
+      { frame: 16, code: 'tcp-out-of-order', message: 'out of order: server data 40 bytes ahead of the stream, held until the hole fills' },
+      { frame: 22, code: 'tcp-retransmission', message: 'retransmission: 90 bytes of server data already received' },
     ]);
     expect(c.reassembly).toMatchObject({ retransmittedSegments: 1, outOfOrderSegments: 1, gaps: 1, gapBytes: 37 });
   });

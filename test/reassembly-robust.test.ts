@@ -19,6 +19,7 @@ interface Run {
   closed: number[];
   forgotten: number[];
   warnings: Array<[number, string]>;
+  codes: string[];
   r: Reassembler;
   budget: MemoryBudget;
   /** The most connections held at once. */
@@ -27,7 +28,7 @@ interface Run {
 
 /** Feeds packets through a Reassembler, recording everything it hands on. */
 function reassemble(packets: OutPacket[], limits: Partial<ReassemblyLimits> = {}, budget = new MemoryBudget()): Run {
-  const run: Run = { streams: new Map(), frames: new Map(), ends: [], closed: [], forgotten: [], warnings: [], r: null as unknown as Reassembler, budget, maxHeld: 0 };
+  const run: Run = { streams: new Map(), frames: new Map(), ends: [], closed: [], forgotten: [], warnings: [], codes: [], r: null as unknown as Reassembler, budget, maxHeld: 0 };
   run.r = new Reassembler({
     connection: (conn: Connection) => {
       const out: [number[], number[]] = [[], []];
@@ -50,7 +51,7 @@ function reassemble(packets: OutPacket[], limits: Partial<ReassemblyLimits> = {}
       };
     },
     segment: () => {},
-    warning: (f, m) => run.warnings.push([f, m]),
+    warning: (f, code, m) => { run.warnings.push([f, m]); run.codes.push(code); },
     closed: (conn) => run.closed.push(conn.id),
     forget: (conn) => run.forgotten.push(conn.id),
   }, limits, budget);

@@ -32,7 +32,7 @@ function reassemble(packets: Array<{ data: Uint8Array }>) {
       };
     },
     segment: () => {},
-    warning: (_f, m) => warnings.push(m),
+    warning: (_f, _code, m) => warnings.push(m),
   });
   packets.forEach((p, i) => {
     const d = decodePacket({ frame: i + 1, tsSec: 0, tsNsec: 0, capturedLength: p.data.length, originalLength: p.data.length, linkType: 1, data: p.data });

@@ -8,7 +8,7 @@ function parse(parts: Uint8Array[]) {
   const events: ParsedSseEvent[] = [];
   const comments: string[] = [];
   const warnings: string[] = [];
-  const p = new SseParser({ event: (e) => events.push(e), comment: (t) => comments.push(t), warning: (m) => warnings.push(m) });
+  const p = new SseParser({ event: (e) => events.push(e), comment: (t) => comments.push(t), warning: (_code, m) => warnings.push(m) });
   let off = 0;
   for (const b of parts) {
     p.feed(b, off);

@@ -67,7 +67,7 @@ type Part = [Dir, Uint8Array] | ['gap', Dir, number] | ['skip', Dir, number];
 function ws(parts: Part[], o: { ext?: string; options?: Partial<DissectOptions>; params?: Partial<WebSocketParams> } = {}) {
   const msgs: Message[] = [];
   const warnings: string[] = [];
-  const sink = { message: (_c: Connection, m: Message) => msgs.push(m), warning: (_f: number, w: string) => warnings.push(w), protocol: () => {} };
+  const sink = { message: (_c: Connection, m: Message) => msgs.push(m), warning: (_f: number, _code: string, w: string) => warnings.push(w), protocol: () => {} };
   const cd = new ConnectionDissector(CONN, DISSECTORS, FALLBACK, sink, { ...DEFAULT_DISSECT_OPTIONS, keepBytes: true, ...o.options });
   const params: WebSocketParams = {
     requestHeaders: [['Sec-WebSocket-Key', KEY]],

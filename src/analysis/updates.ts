@@ -13,6 +13,8 @@ export interface Overhead {
   framing: number;
   /** The useful payload: bodies, event data, WebSocket payloads, plain TCP bytes. */
   payload: number;
+  /** TLS framing (record headers, explicit nonces, tags, inner content types, padding), when there was any. */
+  tls?: number;
 }
 
 export interface Latency {
@@ -89,6 +91,8 @@ export class Group extends Slot {
   sAppBytes = 0;
   linkNet = 0;
   useful = 0;
+  /** TLS framing of its messages (Wire.below.tls). */
+  tlsFraming = 0;
   frames: number[] = [];
   kinds: string[] = [];
   firstTime = Infinity;
@@ -142,6 +146,7 @@ export class Group extends Slot {
     this.sAppBytes += g.sAppBytes;
     this.linkNet += g.linkNet;
     this.useful += g.useful;
+    this.tlsFraming += g.tlsFraming;
   }
   private addServer(p: SegmentInfo): void {
     this.sTotalPackets++;
@@ -156,6 +161,14 @@ export class Group extends Slot {
   get serverOnly(): Figures {
     return { totalPackets: this.sTotalPackets, appPackets: this.sAppPackets, frameBytes: this.sFrameBytes, tcpBytes: this.sTcpBytes, appBytes: this.sAppBytes };
   }
+}
+
+/** Where an update's bytes go; the TLS part only where there is one, so cleartext reports stay as they were. */
+function overhead(linkNet: number, tcpHeaders: number, appBytes: number, payload: number, tls: number): Overhead {
+  const tlsPart = Math.min(tls, appBytes - payload);
+  const o: Overhead = { linkNet, tcpHeaders, framing: appBytes - payload - tlsPart, payload };
+  if (tlsPart > 0) o.tls = tlsPart;
+  return o;
 }
 
 /**
@@ -248,7 +261,7 @@ export class ShapeTable {
     k[o + 1] = g.index;
     k[o + 2] = g.connId;
     k[o + 3] = g.firstTime;
-    k[o + 4] = p === 'tcp' || p === 'sse' || p === 'websocket' ? 1 : 0;
+    k[o + 4] = p === 'tcp' || p === 'sse' || p === 'websocket' || p === 'tls' ? 1 : 0;
     k[o + 5] = g.linkNet;
     k[o + 6] = g.useful;
     k[o + 7] = requestToFirstByte(g) ?? NaN;
@@ -258,6 +271,7 @@ export class ShapeTable {
     k[o + 11] = g.sFrameBytes;
     k[o + 12] = g.sTcpBytes;
     k[o + 13] = g.sAppBytes;
+    k[o + 14] = g.tlsFraming;
     this.keptFrames[i] = copyInto(this.keptFrames[i], g.frames);
     this.keptKinds[i] = copyInto(this.keptKinds[i], g.kinds);
   }
@@ -270,6 +284,7 @@ export class ShapeTable {
     const ro = i * ShapeTable.ROW;
     const figures: Figures = { totalPackets: r[ro + 1], appPackets: r[ro + 2], frameBytes: r[ro], tcpBytes: r[ro + 3], appBytes: r[ro + 4] };
     const payload = Math.min(k[o + 6], figures.appBytes);
+    const tls = k[o + 14];
     return {
       index: k[o + 1],
       connection: k[o + 2],
@@ -277,7 +292,7 @@ export class ShapeTable {
       frames: this.keptFrames[i]!.slice(),
       figures,
       serverOnly: k[o + 4] ? { totalPackets: k[o + 9], appPackets: k[o + 10], frameBytes: k[o + 11], tcpBytes: k[o + 12], appBytes: k[o + 13] } : null,
-      overhead: { linkNet: k[o + 5], tcpHeaders: figures.tcpBytes, framing: figures.appBytes - payload, payload },
+      overhead: overhead(k[o + 5], figures.tcpBytes, figures.appBytes, payload, tls),
       latency: { requestToFirstByte: Number.isNaN(k[o + 7]) ? null : k[o + 7], lastByteToAck: Number.isNaN(k[o + 8]) ? null : k[o + 8] },
       time: round(k[o + 3]),
     };
@@ -606,6 +621,8 @@ class ConnState {
   lastDataStart: [number, number] = [-1, -1];
   lastDataEnd: [number, number] = [-1, -1];
   lastData: [Group | null, Group | null] = [null, null];
+  /** Where the last message of each direction went (for a message of role 'more'). */
+  lastSlot: [Slot | null, Slot | null] = [null, null];
   protocol = 'tcp';
   constructor(readonly conn: Connection) {
     this.handshake = new Slot(null);
@@ -762,12 +779,22 @@ export class UpdateTracker {
       case 'close':
         slot = this.teardown;
         break;
+      case 'more':
+        // The rest of the message before it in this direction (a TLS record of a run): where that went.
+        slot = s.lastSlot[m.wire.dir] ?? s.latest ?? this.setup;
+        if (slot instanceof Group) slot.useful += m.wire.useful;
+        break;
     }
     if (!s.sawMessage) {
       s.sawMessage = true;
       s.handshake.settle(slot.target ?? this.setup);
     }
-    this.register(s, m.wire.dir, m.wire.start, m.wire.end, slot);
+    s.lastSlot[m.wire.dir] = slot;
+    const tls = m.wire.below?.tls;
+    if (tls && slot instanceof Group) slot.tlsFraming += tls;
+    const ext = m.wire.extents;
+    if (ext === undefined) this.register(s, m.wire.dir, m.wire.start, m.wire.end, slot);
+    else for (let i = 0; i < ext.length; i += 2) this.register(s, m.wire.dir, ext[i], ext[i + 1], slot);
   }
 
   private openGroup(s: ConnState, httpRequest: boolean): Group {
@@ -900,7 +927,7 @@ export class UpdateTracker {
       frames: g.frames.slice(),
       figures: g.figures,
       serverOnly: push ? g.serverOnly : null,
-      overhead: { linkNet: g.linkNet, tcpHeaders: g.tcpBytes, framing: g.appBytes - payload, payload },
+      overhead: overhead(g.linkNet, g.tcpBytes, g.appBytes, payload, g.tlsFraming),
       latency: { requestToFirstByte: requestToFirstByte(g), lastByteToAck: lastByteToAck(g) },
       time: round(g.firstTime),
     };

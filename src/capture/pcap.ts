@@ -81,7 +81,7 @@ export async function readPcap(
     info.linkTypes.push(linkType);
     if (info.snapLength > 0) maxRecord = Math.max(info.snapLength, 65535);
     inPlaceLimit = Math.min(maxRecord, LIMITS.captureBlock);
-    if (major !== 2 || minor !== 4) sink.warning(null, `pcap version ${major}.${minor}, expected 2.4`);
+    if (major !== 2 || minor !== 4) sink.warning(null, 'capture-version', `pcap version ${major}.${minor}, expected 2.4`);
     sawHeader = true;
   };
 
@@ -93,7 +93,7 @@ export async function readPcap(
     frame++;
     let originalLength = u32(b, pos + 12);
     if (originalLength < capturedLength) {
-      sink.warning(frame, `original length ${originalLength} is less than the captured length ${capturedLength}`);
+      sink.warning(frame, 'capture-length', `original length ${originalLength} is less than the captured length ${capturedLength}`);
       originalLength = capturedLength;
     }
     p.frame = frame;
@@ -130,7 +130,7 @@ export async function readPcap(
     } else if (capturedLength > LIMITS.captureBlock) {
       frame++;
       info.packetsSkipped++;
-      sink.warning(frame, `record of ${capturedLength} bytes is larger than the ${LIMITS.captureBlock} bytes a record may have here: skipped`);
+      sink.warning(frame, 'capture-record-too-large', `record of ${capturedLength} bytes is larger than the ${LIMITS.captureBlock} bytes a record may have here: skipped`);
       skip = capturedLength;
       skipFrame = frame;
       skipLength = capturedLength;

@@ -112,7 +112,7 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
     if (id < described) {
       // Past the limit, but described: a frame Wireshark would show, so it keeps its number.
       frame++;
-      if (++overLimitPackets === 1) sink.warning(frame, `packet on interface ${id}, past the ${LIMITS.pcapngInterfaces} interfaces kept: skipped`);
+      if (++overLimitPackets === 1) sink.warning(frame, 'capture-interface-limit', `packet on interface ${id}, past the ${LIMITS.pcapngInterfaces} interfaces kept: skipped`);
       return null;
     }
     return ++unknownInterfacePackets === 1 ? neverDescribed : null;
@@ -126,7 +126,7 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
       if (interfaces.length >= LIMITS.pcapngInterfaces) {
         // Ten million interfaces once took 1.5 GB: past the limit they are only counted.
         if (++interfacesNotKept === 1) {
-          sink.warning(null, `more than ${LIMITS.pcapngInterfaces} interface descriptions in a section: those past it are not kept, and packets on them are skipped`);
+          sink.warning(null, 'capture-interface-limit', `more than ${LIMITS.pcapngInterfaces} interface descriptions in a section: those past it are not kept, and packets on them are skipped`);
         }
         return null;
       }
@@ -237,7 +237,7 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
       }
     } else {
       const e = block(b, type, len);
-      if (e !== null) sink.warning(frame + 1, e);
+      if (e !== null) sink.warning(frame + 1, 'capture-block-malformed', e);
     }
   };
 
@@ -262,9 +262,9 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
       if (type === BT_EPB || type === BT_SPB || type === BT_OPB) {
         frame++;
         info.packetsSkipped++;
-        sink.warning(frame, `packet block of ${len} bytes is larger than the ${LIMITS.captureBlock} bytes a block may have here: skipped`);
+        sink.warning(frame, 'capture-record-too-large', `packet block of ${len} bytes is larger than the ${LIMITS.captureBlock} bytes a block may have here: skipped`);
       } else {
-        sink.warning(null, `block of type 0x${type.toString(16).padStart(8, '0')} at offset ${at}, of ${len} bytes, is larger than the ${LIMITS.captureBlock} bytes a block may have here: skipped`);
+        sink.warning(null, 'capture-record-too-large', `block of type 0x${type.toString(16).padStart(8, '0')} at offset ${at}, of ${len} bytes, is larger than the ${LIMITS.captureBlock} bytes a block may have here: skipped`);
       }
       // The trailing length is still checked, from the last 4 bytes.
       skip = len - 16;
@@ -349,13 +349,13 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
     if (wait) await wait;
   }
   if (unknownInterfacePackets > 1) {
-    sink.warning(null, `${unknownInterfacePackets} packet blocks in all named an interface that was never described: skipped`);
+    sink.warning(null, 'capture-interface-limit', `${unknownInterfacePackets} packet blocks in all named an interface that was never described: skipped`);
   }
   if (interfacesNotKept > 0) {
-    sink.warning(null, `${interfacesNotKept} interface description${interfacesNotKept === 1 ? '' : 's'} in all past the ${LIMITS.pcapngInterfaces} kept per section: not kept`);
+    sink.warning(null, 'capture-interface-limit', `${interfacesNotKept} interface description${interfacesNotKept === 1 ? '' : 's'} in all past the ${LIMITS.pcapngInterfaces} kept per section: not kept`);
   }
   if (overLimitPackets > 1) {
-    sink.warning(null, `${overLimitPackets} packets in all on interfaces past the ${LIMITS.pcapngInterfaces} kept: skipped`);
+    sink.warning(null, 'capture-interface-limit', `${overLimitPackets} packets in all on interfaces past the ${LIMITS.pcapngInterfaces} kept: skipped`);
   }
   let endedEarly = false;
   if (error === null) {

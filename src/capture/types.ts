@@ -1,3 +1,4 @@
+import type { AnomalyCode } from '../anomalies.js';
 /**
  * One captured record, as the readers hand it on. Readers may refill the same object for
  * every record: a sink that keeps anything copies it during the call.
@@ -75,7 +76,7 @@ export const readerWork = { copiedBytes: 0, largestHeld: 0 };
 export interface CaptureSink {
   packet(p: Packet): void;
   /** A recoverable anomaly; frame is the record it concerns, or null for the file itself. */
-  warning(frame: number | null, message: string): void;
+  warning(frame: number | null, code: AnomalyCode, message: string): void;
   /** Awaited between chunks of input, so a slow consumer of the output slows the reading down. */
   drain?(): Promise<void> | undefined;
 }

@@ -269,7 +269,7 @@ class HttpDissector implements Dissector {
       // response must still pair with it rather than with the next one.
       this.queueRequest(LOST_REQUEST, frame);
     }
-    this.ctx.warn(frame, `HTTP ${dir === 0 ? 'request' : 'response'} stream lost ${length} bytes: resuming at the next ${dir === 0 ? 'request' : 'status'} line`);
+    this.ctx.warn(frame, 'http-gap', `HTTP ${dir === 0 ? 'request' : 'response'} stream lost ${length} bytes: resuming at the next ${dir === 0 ? 'request' : 'status'} line`);
     // Events read whole before the gap are events still.
     this.flushSse(s);
     s.message = null;
@@ -288,14 +288,14 @@ class HttpDissector implements Dissector {
       if (pending && (pending.dataBytes > 0 || pending.lineBytes > 0)) {
         // WHATWG HTML §9.2.6: "Once the end of the file is reached, any pending data must be discarded."
         const what = pending.dataBytes > 0 ? `an event with ${pending.dataBytes} bytes of data that no blank line dispatched` : `a line of ${pending.lineBytes} bytes that no line end finished`;
-        this.ctx.warn(frame, `event stream ended inside ${what}: not an event`);
+        this.ctx.warn(frame, 'sse-cut', `event stream ended inside ${what}: not an event`);
       }
       this.finishMessage(dir, s, s.headEnd + s.bodyWire);
     } else if (s.mode === 'length' || s.mode === 'chunked') {
-      this.ctx.warn(frame, `connection closed inside an HTTP body (${s.mode === 'length' ? `${s.bodyRemaining} bytes missing` : 'no last chunk'})`);
+      this.ctx.warn(frame, 'http-cut', `connection closed inside an HTTP body (${s.mode === 'length' ? `${s.bodyRemaining} bytes missing` : 'no last chunk'})`);
       this.finishMessage(dir, s, s.headEnd + s.bodyWire);
     } else if (s.mode === 'head' && s.headLen > 0 && !s.resyncing) {
-      this.ctx.warn(frame, `connection closed inside an HTTP head (${s.headLen} bytes)`);
+      this.ctx.warn(frame, 'http-cut', `connection closed inside an HTTP head (${s.headLen} bytes)`);
     }
     s.mode = 'done';
   }
@@ -353,12 +353,12 @@ class HttpDissector implements Dissector {
       const before = s.headLen;
       for (let k = 0; k < part.length && s.head8.length < 8; k++) s.head8.push(part[k]);
       if (s.head8.length === 8 && !this.plausibleStart(dir, s.head8)) {
-        if (!s.resyncing) this.ctx.warn(c.frame, `not an HTTP ${dir === 0 ? 'request' : 'response'} at stream offset ${s.msgStart}: skipping to the next line that starts one`);
+        if (!s.resyncing) this.ctx.warn(c.frame, 'http-not-http', `not an HTTP ${dir === 0 ? 'request' : 'response'} at stream offset ${s.msgStart}: skipping to the next line that starts one`);
         return this.rejectStart(dir, s, before, i, offset, c);
       }
     }
     if (s.headLen + part.length > MAX_HEAD) {
-      this.ctx.warn(c.frame, `HTTP head longer than ${MAX_HEAD} bytes: skipped`);
+      this.ctx.warn(c.frame, 'http-head-too-long', `HTTP head longer than ${MAX_HEAD} bytes: skipped`);
       // The message it began is no message now, but it was one: a request still waits for
       // its response, and a response still answered one.
       if (dir === 0) this.queueRequest(LOST_REQUEST, c.frame);
@@ -451,7 +451,7 @@ class HttpDissector implements Dissector {
   private queueRequest(r: PendingRequest, frame: number): void {
     if (this.requests.push(r) || this.requestsCapWarned) return;
     this.requestsCapWarned = true;
-    this.ctx.warn(frame, `more than ${LIMITS.unansweredRequests} HTTP requests wait for their responses: later ones are counted, not kept (a response to a HEAD or an Upgrade among them is read as if to a GET)`);
+    this.ctx.warn(frame, 'http-too-many-pending', `more than ${LIMITS.unansweredRequests} HTTP requests wait for their responses: later ones are counted, not kept (a response to a HEAD or an Upgrade among them is read as if to a GET)`);
   }
 
   /** Holds client bytes while an Upgrade waits for its answer: at most MAX_UPGRADE_HOLD of them. */
@@ -525,7 +525,7 @@ class HttpDissector implements Dissector {
     if (dir === 0) {
       const m = /^(\S+) (\S+)(?: (HTTP\/\d\.\d))?$/.exec(head.startLine);
       const [method, target, version] = m ? [m[1], m[2], m[3] ?? 'HTTP/0.9'] : [head.startLine.split(' ')[0] ?? '', '', ''];
-      if (!m) ctx.warn(c.frame, `malformed request line ${JSON.stringify(head.startLine.slice(0, 80))}`);
+      if (!m) ctx.warn(c.frame, 'http-bad-start-line', `malformed request line ${JSON.stringify(head.startLine.slice(0, 80))}`);
       const upgrade = headerValue(head.headers, 'upgrade') !== undefined && hasToken(headerValue(head.headers, 'connection'), 'upgrade');
       const accept = headerValue(head.headers, 'accept') ?? '';
       this.queueRequest(upgrade ? { method, upgrade, headers: head.headers } : { method, upgrade, headers: [] }, c.frame);
@@ -547,10 +547,10 @@ class HttpDissector implements Dissector {
     const m = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/.exec(head.startLine);
     const version = m ? m[1] : '';
     const status = m ? parseInt(m[2], 10) : 0;
-    if (!m) ctx.warn(c.frame, `malformed status line ${JSON.stringify(head.startLine.slice(0, 80))}`);
+    if (!m) ctx.warn(c.frame, 'http-bad-start-line', `malformed status line ${JSON.stringify(head.startLine.slice(0, 80))}`);
     const informational = status >= 100 && status < 200 && status !== 101;
     const request = informational ? this.requests.peek() : this.requests.shift();
-    if (!request && status !== 0) ctx.warn(c.frame, `HTTP response ${status} with no request seen before it`);
+    if (!request && status !== 0) ctx.warn(c.frame, 'http-unrequested-response', `HTTP response ${status} with no request seen before it`);
     const response: HttpResponse = { kind: 'http-response', from: 'server', frames: [], time: s.msgTime, status, reason: m?.[3] ?? '', version, headers: head.headers, bodyLength: 0, wire: null as never };
     s.message = response;
     s.role = request === LOST_REQUEST ? 'unpaired' : 'answer';
@@ -586,7 +586,7 @@ class HttpDissector implements Dissector {
       s.sse = new SseParser({
         event: (e) => this.sseEvent(s, e),
         comment: (text, bodyEnd) => this.sseComment(s, text, bodyEnd),
-        warning: (msg, bodyOffset) => ctx.warn(ctx.frameAt(1, this.toStream(s, bodyOffset)), msg),
+        warning: (code, msg, bodyOffset) => ctx.warn(ctx.frameAt(1, this.toStream(s, bodyOffset)), code, msg),
       }, ctx.options.keepBytes);
     }
     if (f.kind === 'chunked') this.startChunked(dir, s);
@@ -628,7 +628,7 @@ class HttpDissector implements Dissector {
    * body, says so, and reads on from the next request or status line.
    */
   private badFraming(dir: Dir, s: Side, why: string, end: number, c: StreamChunk): void {
-    this.ctx.warn(c.frame, `${why}: the ${dir === 0 ? 'request' : 'response'} body cannot be delimited (RFC 9112 §6.3); skipping to the next ${dir === 0 ? 'request' : 'status'} line`);
+    this.ctx.warn(c.frame, 'http-body-undelimited', `${why}: the ${dir === 0 ? 'request' : 'response'} body cannot be delimited (RFC 9112 §6.3); skipping to the next ${dir === 0 ? 'request' : 'status'} line`);
     this.finishMessage(dir, s, end);
     this.startHead(s, end, true);
   }
@@ -650,7 +650,7 @@ class HttpDissector implements Dissector {
         this.finishMessage(dir, s, offset);
       },
       error: (message, offset) => {
-        this.ctx.warn(this.ctx.frameAt(dir, Math.max(offset - 1, s.headEnd)), `${message}: the rest of this body cannot be followed; skipping to the next ${dir === 0 ? 'request' : 'status'} line`);
+        this.ctx.warn(this.ctx.frameAt(dir, Math.max(offset - 1, s.headEnd)), 'http-chunk-error', `${message}: the rest of this body cannot be followed; skipping to the next ${dir === 0 ? 'request' : 'status'} line`);
         this.flushSse(s);
         s.message = null;
         s.sse = null;
@@ -769,14 +769,14 @@ class HttpDissector implements Dissector {
     // Only a whole body can be inflated: the beginning of one is all that was kept.
     if (truncated) return notDecoded(`only its first ${this.ctx.options.maxKeptBytes} bytes were kept`);
     if (codings.length > LIMITS.encodingDepth) {
-      this.ctx.warn(frame, `Content-Encoding ${JSON.stringify(named.slice(0, 80))} names ${codings.length} codings, more than the ${LIMITS.encodingDepth} sockstat undoes: body shown as sent`);
+      this.ctx.warn(frame, 'http-coding', `Content-Encoding ${JSON.stringify(named.slice(0, 80))} names ${codings.length} codings, more than the ${LIMITS.encodingDepth} sockstat undoes: body shown as sent`);
       return notDecoded(`${codings.length} codings, more than ${LIMITS.encodingDepth}`);
     }
     const unknown = codings.find((c) => !this.canUndo(c));
     if (unknown !== undefined) {
       if (!(this.unknownCodings ??= new Set()).has(unknown)) {
         this.unknownCodings.add(unknown);
-        this.ctx.warn(frame, `content coding ${JSON.stringify(unknown.slice(0, 40))} is not one sockstat decodes: such bodies are shown as sent`);
+        this.ctx.warn(frame, 'http-coding', `content coding ${JSON.stringify(unknown.slice(0, 40))} is not one sockstat decodes: such bodies are shown as sent`);
       }
       return notDecoded(`${unknown.slice(0, 40)} is not decoded`);
     }
@@ -785,7 +785,7 @@ class HttpDissector implements Dissector {
       const r = this.undoOne(codings[i], out);
       if (typeof r === 'string') {
         const which = codings.length > 1 ? ` (${codings[i]}, coding ${i + 1} of ${codings.length})` : '';
-        this.ctx.warn(frame, `${named} body ${r}${which}: shown as sent`);
+        this.ctx.warn(frame, 'http-coding', `${named} body ${r}${which}: shown as sent`);
         return notDecoded(r);
       }
       out = r;
@@ -841,22 +841,23 @@ class HttpDissector implements Dissector {
   }
 
   private upgrade(request: PendingRequest | undefined, responseHeaders: HeaderList, c: StreamChunk): void {
-    const protocol = (headerValue(responseHeaders, 'upgrade') ?? '').toLowerCase();
-    if (protocol !== 'websocket') {
-      this.ctx.warn(c.frame, `connection upgraded to ${JSON.stringify(protocol)}, which sockstat does not dissect`);
-      this.sides[0].mode = 'done';
-      this.sides[1].mode = 'done';
-      return;
-    }
-    this.next = this.ctx.handoff('websocket', {
+    const protocol = (headerValue(responseHeaders, 'upgrade') ?? '').trim().toLowerCase();
+    const next = this.ctx.handoffBy('upgrade', protocol, {
       requestHeaders: request?.headers ?? [],
       responseHeaders,
       frame: c.frame,
     });
+    if (next === null) {
+      this.ctx.warn(c.frame, 'http-upgrade-unknown', `connection upgraded to ${JSON.stringify(protocol)}, which sockstat does not dissect`);
+      this.sides[0].mode = 'done';
+      this.sides[1].mode = 'done';
+      return;
+    }
+    this.next = next;
     const client = this.sides[0];
     const held = client.held;
     client.held = [];
-    for (const h of held) this.next.data(0, heldChunk(h));
+    for (const h of held) next.data(0, heldChunk(h));
   }
 }
 

@@ -1,3 +1,4 @@
+import type { AnomalyCode } from '../anomalies.js';
 import { LIMITS } from '../limits.js';
 
 /** An event as the WHATWG EventSource algorithm dispatches it, with where it lay in the body. */
@@ -17,7 +18,7 @@ export interface ParsedSseEvent {
 export interface SseHandlers {
   event(e: ParsedSseEvent): void;
   comment(text: string, end: number): void;
-  warning(message: string, offset: number): void;
+  warning(code: AnomalyCode, message: string, offset: number): void;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -147,7 +148,7 @@ export class SseParser {
     const room = MAX_LINE - this.partLength;
     if (b.length > room && !this.lineTooLong) {
       this.lineTooLong = true;
-      this.h.warning(`SSE line longer than ${MAX_LINE} bytes: cut`, at + room);
+      this.h.warning('sse-line-too-long', `SSE line longer than ${MAX_LINE} bytes: cut`, at + room);
     }
     const take = Math.min(room, b.length);
     if (take > 0) {
@@ -213,7 +214,7 @@ export class SseParser {
     let take = length;
     if (take > room) {
       this.dataCut = true;
-      this.h.warning(`SSE event data longer than ${MAX_DATA} bytes: the rest of this event is counted, not kept`, end);
+      this.h.warning('sse-data-too-long', `SSE event data longer than ${MAX_DATA} bytes: the rest of this event is counted, not kept`, end);
       if (room < 0) return;
       take = utf8Cut(b.subarray(from, to), room);
     }
@@ -258,14 +259,14 @@ export class SseParser {
       case Field.RETRY: {
         const v = utf8.decode(b.subarray(valueFrom, to));
         if (/^[0-9]+$/.test(v)) this.retry = parseInt(v, 10);
-        else this.h.warning(`invalid SSE retry value ${JSON.stringify(v.slice(0, 40))}: ignored`, end);
+        else this.h.warning('sse-bad-field', `invalid SSE retry value ${JSON.stringify(v.slice(0, 40))}: ignored`, end);
         break;
       }
       case Field.OTHER:
         if (!this.unknownWarned) {
           this.unknownWarned = true;
           const field = utf8.decode(b.subarray(from, from + Math.min(nameLength, 160)));
-          this.h.warning(`unknown SSE field ${JSON.stringify(field.slice(0, 40))}: ignored`, end);
+          this.h.warning('sse-bad-field', `unknown SSE field ${JSON.stringify(field.slice(0, 40))}: ignored`, end);
         }
     }
   }

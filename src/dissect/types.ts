@@ -1,3 +1,4 @@
+import type { AnomalyCode } from '../anomalies.js';
 import type { Connection, Dir, StreamChunk } from '../reassembly/types.js';
 
 /**
@@ -10,9 +11,10 @@ import type { Connection, Dir, StreamChunk } from '../reassembly/types.js';
 /**
  * What a message is to the update rule (src/analysis/updates.ts). 'unpaired' is an answer to
  * a request that was never a message (lost in a gap): an update of its own, answering none
- * of the requests that wait.
+ * of the requests that wait. 'more' continues the message before it in its direction (the
+ * next TLS record of a run sent at once): it goes where that one went.
  */
-export type Role = 'request' | 'answer' | 'push' | 'unpaired' | 'prelude' | 'setup' | 'control' | 'close' | 'none';
+export type Role = 'request' | 'answer' | 'push' | 'unpaired' | 'prelude' | 'setup' | 'control' | 'close' | 'more' | 'none';
 
 /** Where a message lies on the wire; not part of the JSON output. */
 export interface Wire {
@@ -39,6 +41,13 @@ export interface Wire {
   plainText?: boolean;
   /** A WebSocket message: how many data frames carried it (a one-frame message is shown through its frame). */
   fragments?: number;
+  /**
+   * For a message of a child stream: the root TCP ranges that carried it, [s0, e0, s1, e1, ...]
+   * (start and end are offsets of its own stream), and the framing bytes each layer under it
+   * wrapped around it there, by layer ({tls: 29}).
+   */
+  extents?: number[];
+  below?: Record<string, number>;
 }
 
 export type HeaderList = Array<[string, string]>;
@@ -147,7 +156,7 @@ export interface DissectContext {
   readonly conn: Connection;
   readonly options: DissectOptions;
   emit(m: Message): void;
-  warn(frame: number, message: string): void;
+  warn(frame: number, code: AnomalyCode, message: string): void;
   /** Frame numbers of the packets that carried stream bytes [start, end) of a direction. */
   framesFor(dir: Dir, start: number, end: number): number[];
   /** Time of the packet that carried the byte at `offset`. */
@@ -156,13 +165,43 @@ export interface DissectContext {
   frameAt(dir: Dir, offset: number): number;
   /** Lets the bytes before `offset` be forgotten: no message will ask for them again. */
   release(dir: Dir, offset: number): void;
-  /** Hands the rest of the connection to another registered dissector. */
+  /** Hands the rest of this stream to another registered layer, by name. */
   handoff(name: string, params: unknown): Dissector;
+  /**
+   * Hands the rest of this stream to the layer a hand-off table names for `key` (an Upgrade
+   * token, an ALPN id), or answers null when no layer is registered for it.
+   */
+  handoffBy(table: HandoffTable, key: string, params: unknown): Dissector | null;
+  /**
+   * Opens a child stream of this one (TLS plaintext; later an HTTP/2 stream): its bytes are
+   * numbered from 0 and mapped onto this stream's, and it runs a layer of its own, the one
+   * named or, without a name, the one its first bytes' probes pick. `layer` names this layer
+   * in the byte accounting (the framing it wraps around the child's bytes).
+   */
+  openChild(layer: string, name?: string, params?: unknown): ChildStream;
+  /** A fact about the connection for the report (the TLS layer's version, suite, names). */
+  info(key: string, value: unknown): void;
   /** Names what the connection turned out to carry (an HTTP connection that streams events is "sse"). */
   setProtocol(protocol: string): void;
 }
 
-/** A protocol parser for one connection, fed both directions' ordered bytes. */
+/** Hand-off tables: Upgrade tokens (RFC 9110 §7.8, lower case) and ALPN protocol ids (RFC 7301). */
+export type HandoffTable = 'upgrade' | 'alpn';
+
+/** A child stream, as the layer that opened it feeds it. */
+export interface ChildStream {
+  /**
+   * The next child bytes of a direction, found at `parentStart` in the parent stream, inside
+   * the unit [unitStart, unitEnd) of the parent (the TLS record) whose framing they share.
+   * Empty bytes still map the unit (a record that carried no child bytes).
+   */
+  data(dir: Dir, bytes: Uint8Array, parentStart: number, unitStart: number, unitEnd: number, frame: number, time: number): void;
+  /** `length` child bytes were lost. */
+  gap(dir: Dir, length: number, frame: number): void;
+  end(dir: Dir, frame: number): void;
+}
+
+/** A protocol parser for one stream, fed both directions' ordered bytes. */
 export interface Dissector {
   data(dir: Dir, chunk: StreamChunk): void;
   gap(dir: Dir, offset: number, length: number, frame: number): void;

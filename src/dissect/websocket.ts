@@ -302,15 +302,15 @@ class WebSocketDissector implements Dissector {
       if (params.resync?.[dir]) this.startResync(s, s.next);
     }
     if (this.noHandshake) {
-      ctx.warn(params.frame, 'the 101 answer to the WebSocket Upgrade was not captured: frames are read without their handshake (extensions unknown: compressed messages are not inflated)');
+      ctx.warn(params.frame, 'ws-no-handshake', 'the 101 answer to the WebSocket Upgrade was not captured: frames are read without their handshake (extensions unknown: compressed messages are not inflated)');
       return;
     }
     const key = headerValue(params.requestHeaders, 'sec-websocket-key');
     const accept = headerValue(params.responseHeaders, 'sec-websocket-accept');
     if (key !== undefined && accept !== undefined && websocketAccept(key.trim()) !== accept.trim()) {
-      ctx.warn(params.frame, `Sec-WebSocket-Accept ${accept} does not match the key ${key} (expected ${websocketAccept(key.trim())})`);
+      ctx.warn(params.frame, 'ws-accept-mismatch', `Sec-WebSocket-Accept ${accept} does not match the key ${key} (expected ${websocketAccept(key.trim())})`);
     } else if (key !== undefined && accept === undefined) {
-      ctx.warn(params.frame, 'the 101 answer has no Sec-WebSocket-Accept');
+      ctx.warn(params.frame, 'ws-accept-mismatch', 'the 101 answer has no Sec-WebSocket-Accept');
     }
     const ext = headerValue(params.responseHeaders, 'sec-websocket-extensions') ?? '';
     for (const offer of ext.split(',')) {
@@ -407,11 +407,11 @@ class WebSocketDissector implements Dissector {
       if (g && p >= 0) this.resynced(dir, s, g, p, frame);
       else {
         const skipped = s.syncSkipped + (g ? g.length : 0);
-        this.ctx.warn(frame, `no WebSocket ${dir === 0 ? 'client' : 'server'} frame found again before the connection ended: ${skipped} bytes after the loss not dissected`);
+        this.ctx.warn(frame, 'ws-resync', `no WebSocket ${dir === 0 ? 'client' : 'server'} frame found again before the connection ended: ${skipped} bytes after the loss not dissected`);
       }
     }
     if (s.state === State.PAYLOAD || (s.state === State.HEADER && s.hdrLen > 0)) {
-      this.ctx.warn(frame, `connection closed inside a WebSocket frame (${s.state === State.PAYLOAD ? `${s.remaining} payload bytes missing` : 'header cut short'})`);
+      this.ctx.warn(frame, 'ws-cut', `connection closed inside a WebSocket frame (${s.state === State.PAYLOAD ? `${s.remaining} payload bytes missing` : 'header cut short'})`);
     }
     s.state = State.DEAD;
   }
@@ -434,7 +434,7 @@ class WebSocketDissector implements Dissector {
         s.payloadFill += t;
       } else s.payloadGrow?.zeros(length);
       if (s.msgDeflate && s.opcode < 8) s.msgLost += length;
-      this.ctx.warn(frame, `${length} bytes of a WebSocket payload were not ${unsaid ? `passed on (${side} side)` : 'captured'}; the frame is kept, its payload is incomplete`);
+      this.ctx.warn(frame, 'ws-gap', `${length} bytes of a WebSocket payload were not ${unsaid ? `passed on (${side} side)` : 'captured'}; the frame is kept, its payload is incomplete`);
       if (s.remaining === 0) this.frameDone(dir, s, offset + length);
       return;
     }
@@ -448,7 +448,7 @@ class WebSocketDissector implements Dissector {
     }
     const where = s.state === State.PAYLOAD ? 'past the end of the WebSocket frame they were in' : s.hdrLen > 0 ? 'inside a WebSocket frame header' : 'between WebSocket frames';
     const dropped = s.msgOpcode >= 0 ? '; the message being assembled is not reported' : '';
-    this.ctx.warn(frame, `${length} bytes ${unsaid ? 'never passed on' : 'lost'} ${where} (${side} side, stream offset ${offset}): frame boundaries are lost; looking for the next ${side} frame${dropped}`);
+    this.ctx.warn(frame, 'ws-gap', `${length} bytes ${unsaid ? 'never passed on' : 'lost'} ${where} (${side} side, stream offset ${offset}): frame boundaries are lost; looking for the next ${side} frame${dropped}`);
     // Under context takeover the lost bytes may hold compressed messages later ones refer to.
     if (this.deflate && !this.deflate.noContextTakeover[dir]) this.windowLost(s, frame);
     this.startResync(s, offset + length);
@@ -521,7 +521,7 @@ class WebSocketDissector implements Dissector {
     s.state = State.HEADER;
     s.hdrLen = 0;
     this.ctx.release(dir, at);
-    this.ctx.warn(frame, `WebSocket ${dir === 0 ? 'client' : 'server'} frames found again at stream offset ${at}, ${skipped} bytes after the loss passed over`);
+    this.ctx.warn(frame, 'ws-resync', `WebSocket ${dir === 0 ? 'client' : 'server'} frames found again at stream offset ${at}, ${skipped} bytes after the loss passed over`);
     this.feed(dir, s, g.view().subarray(p), at, frame);
   }
 
@@ -570,7 +570,7 @@ class WebSocketDissector implements Dissector {
       // "the most significant bit MUST be 0"; and a length past 2^53 cannot be followed.
       if (hi > 0x1fffff) {
         s.state = State.DEAD;
-        ctx.warn(frame, `WebSocket frame claims a payload of ${BigInt(hi) * 4294967296n + BigInt(lo)} bytes: not a frame sockstat can follow; the rest of this direction is not dissected`);
+        ctx.warn(frame, 'ws-frame-too-large', `WebSocket frame claims a payload of ${BigInt(hi) * 4294967296n + BigInt(lo)} bytes: not a frame sockstat can follow; the rest of this direction is not dissected`);
         return false;
       }
       s.payloadLength = hi * 4294967296 + lo;
@@ -588,16 +588,16 @@ class WebSocketDissector implements Dissector {
     s.state = State.PAYLOAD;
     const control = s.opcode >= 8;
     const keepBytes = ctx.options.keepBytes;
-    if (control && (s.payloadLength > 125 || !s.fin)) ctx.warn(frame, `WebSocket control frame (opcode ${s.opcode}) ${s.payloadLength > 125 ? `of ${s.payloadLength} > 125 bytes` : 'fragmented'}`);
-    if ((s.opcode > 2 && s.opcode < 8) || s.opcode > 10) ctx.warn(frame, `WebSocket frame with reserved opcode ${s.opcode}`);
-    if (s.rsv & 0x03 || (s.rsv & 0x04 && !this.deflate && !this.noHandshake)) ctx.warn(frame, `WebSocket frame with RSV bits ${s.rsv.toString(2).padStart(3, '0')} set that no extension negotiated`);
-    if (dir === 0 && !s.masked) ctx.warn(frame, 'client WebSocket frame is not masked (RFC 6455 §5.1)');
-    if (dir === 1 && s.masked) ctx.warn(frame, 'server WebSocket frame is masked (RFC 6455 §5.1)');
+    if (control && (s.payloadLength > 125 || !s.fin)) ctx.warn(frame, 'ws-protocol-violation', `WebSocket control frame (opcode ${s.opcode}) ${s.payloadLength > 125 ? `of ${s.payloadLength} > 125 bytes` : 'fragmented'}`);
+    if ((s.opcode > 2 && s.opcode < 8) || s.opcode > 10) ctx.warn(frame, 'ws-protocol-violation', `WebSocket frame with reserved opcode ${s.opcode}`);
+    if (s.rsv & 0x03 || (s.rsv & 0x04 && !this.deflate && !this.noHandshake)) ctx.warn(frame, 'ws-protocol-violation', `WebSocket frame with RSV bits ${s.rsv.toString(2).padStart(3, '0')} set that no extension negotiated`);
+    if (dir === 0 && !s.masked) ctx.warn(frame, 'ws-protocol-violation', 'client WebSocket frame is not masked (RFC 6455 §5.1)');
+    if (dir === 1 && s.masked) ctx.warn(frame, 'ws-protocol-violation', 'server WebSocket frame is masked (RFC 6455 §5.1)');
     if (!control) {
       if (s.opcode === OPCODE.CONTINUATION) {
-        if (s.msgOpcode < 0) ctx.warn(frame, 'WebSocket continuation frame with no message to continue');
+        if (s.msgOpcode < 0) ctx.warn(frame, 'ws-protocol-violation', 'WebSocket continuation frame with no message to continue');
       } else {
-        if (s.msgOpcode >= 0) ctx.warn(frame, 'WebSocket data frame starts a new message before the last one finished');
+        if (s.msgOpcode >= 0) ctx.warn(frame, 'ws-protocol-violation', 'WebSocket data frame starts a new message before the last one finished');
         s.msgOpcode = s.opcode;
         s.msgStart = s.frameStart;
         s.msgCompressed = (s.rsv & 0x04) !== 0 && (this.deflate !== null || this.noHandshake);
@@ -667,7 +667,7 @@ class WebSocketDissector implements Dissector {
           f.closeCode = (payload[0] << 8) | payload[1];
           const reason = textOf(payload.subarray(2));
           if (payload.length > 2) f.closeReason = reason ?? hex(payload.subarray(2));
-        } else if (payload.length === 1) ctx.warn(f.frames[0] ?? 0, 'WebSocket close frame with a 1-byte payload');
+        } else if (payload.length === 1) ctx.warn(f.frames[0] ?? 0, 'ws-protocol-violation', 'WebSocket close frame with a 1-byte payload');
       }
       if (ctx.options.keepBytes) {
         const shown = payload.length > ctx.options.maxKeptBytes ? payload.subarray(0, ctx.options.maxKeptBytes) : payload;
@@ -791,7 +791,7 @@ class WebSocketDissector implements Dissector {
     const cap = ctx.options.maxInflatedBytes;
     const takeover = !d.noContextTakeover[dir];
     if (s.msgLost > 0 || g.dropped > 0) {
-      ctx.warn(frame, s.msgLost > 0
+      ctx.warn(frame, 'ws-inflate', s.msgLost > 0
         ? `compressed WebSocket message with ${s.msgLost} bytes not captured: not inflated`
         : `compressed WebSocket message of ${g.length + g.dropped} bytes is larger than the ${cap} bytes it may inflate to: not inflated`);
       if (takeover) this.windowLost(s, frame);
@@ -826,12 +826,12 @@ class WebSocketDissector implements Dissector {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const tooBig = err.code === 'ERR_BUFFER_TOO_LARGE' || /larger than/.test(err.message);
-      if (tooBig) ctx.warn(frame, `compressed WebSocket message inflates beyond ${cap} bytes: not shown`);
+      if (tooBig) ctx.warn(frame, 'ws-inflate', `compressed WebSocket message inflates beyond ${cap} bytes: not shown`);
       else if (takeover && s.windowGap && /too far back/.test(err.message)) {
         // Said once for each message not inflated: the ones after it that fail say nothing new.
-        if (!s.windowGapWarned) ctx.warn(frame, `compressed WebSocket message not inflated: it refers to bytes of an earlier message of this direction that was not inflated (frame ${s.windowGapFrame}; context takeover, RFC 7692 §7.2.3.2)`);
+        if (!s.windowGapWarned) ctx.warn(frame, 'ws-inflate', `compressed WebSocket message not inflated: it refers to bytes of an earlier message of this direction that was not inflated (frame ${s.windowGapFrame}; context takeover, RFC 7692 §7.2.3.2)`);
         s.windowGapWarned = true;
-      } else ctx.warn(frame, `compressed WebSocket message does not inflate (${err.message}): not shown`);
+      } else ctx.warn(frame, 'ws-inflate', `compressed WebSocket message does not inflate (${err.message}): not shown`);
       // Past the cap the window is not known either (finding it would take inflating it all).
       if (takeover) this.windowLost(s, frame);
       return null;

@@ -299,7 +299,7 @@ export class Reassembler {
   }
 
   segment(p: TcpPacket, frame: number, time: number, frameBytes: number): void {
-    if (p.problem !== null) this.observer.warning(frame, p.problem);
+    if (p.problem !== null) this.observer.warning(frame, 'ip-length', p.problem);
     const { ip, tcp } = p;
     const b = p.data;
     const alen = ip.addrLength;
@@ -319,7 +319,7 @@ export class Reassembler {
       const h = c.half(srcLow === c.clientIsLow ? 0 : 1);
       if (c.closed || (h.synSeen && h.base !== ((tcp.seq + 1) >>> 0))) {
         if (!c.closed) {
-          this.observer.warning(frame, `port reused: a new SYN on ${c.info.client} -> ${c.info.server} before the old connection closed`);
+          this.observer.warning(frame, 'tcp-port-reused', `port reused: a new SYN on ${c.info.client} -> ${c.info.server} before the old connection closed`);
           this.close(c, 'eof', frame);
         }
         this.drop(c);
@@ -345,7 +345,7 @@ export class Reassembler {
         firstTime: time,
         rolesGuessed: guessed,
       };
-      if (guessed) this.observer.warning(frame, `capture starts inside connection ${info.client} -> ${info.server}: no handshake, client and server guessed from the ports`);
+      if (guessed) this.observer.warning(frame, 'tcp-no-handshake', `capture starts inside connection ${info.client} -> ${info.server}: no handshake, client and server guessed from the ports`);
       const charge = this.admit(frame, time);
       c = new TcpConnection(info, clientIsSrc === srcLow, ENDED, b, ao, zo, alen, ap, zp, hash);
       c.charge = charge;
@@ -425,7 +425,7 @@ export class Reassembler {
   /** Flushes every connection still open: held bytes become gaps, and each direction ends. */
   finish(lastFrame: number): void {
     const evicted = this.stats.evictedConnections ?? 0;
-    if (evicted > EVICTIONS_SAID) this.observer.warning(lastFrame, `memory budget reached: ${evicted - EVICTIONS_SAID} more connections were closed early to make room (${evicted} in all)`);
+    if (evicted > EVICTIONS_SAID) this.observer.warning(lastFrame, 'memory-budget', `memory budget reached: ${evicted - EVICTIONS_SAID} more connections were closed early to make room (${evicted} in all)`);
     for (const c of this.conns.all) if (!c.closed) this.close(c, 'eof', lastFrame);
     for (const c of this.conns.all) {
       this.observer.forget?.(c.info);
@@ -440,7 +440,7 @@ export class Reassembler {
     if (retransmission) {
       this.stats.retransmittedSegments++;
       this.stats.retransmittedBytes += len;
-      this.observer.warning(frame, `retransmission: ${len} byte${len === 1 ? '' : 's'} of ${dir === 0 ? 'client' : 'server'} data already received`);
+      this.observer.warning(frame, 'tcp-retransmission', `retransmission: ${len} byte${len === 1 ? '' : 's'} of ${dir === 0 ? 'client' : 'server'} data already received`);
       this.compareFirst(h, offset, payload);
       this.reportDifference(dir, frame);
       return;
@@ -448,7 +448,7 @@ export class Reassembler {
     if (offset < h.next) {
       const skip = h.next - offset;
       this.stats.overlapBytes += skip;
-      this.observer.warning(frame, `segment overlaps ${skip} byte${skip === 1 ? '' : 's'} already received; the first copy is kept`);
+      this.observer.warning(frame, 'tcp-overlap', `segment overlaps ${skip} byte${skip === 1 ? '' : 's'} already received; the first copy is kept`);
       this.compareFirst(h, offset, payload.subarray(0, Math.min(skip, payload.length)));
       payload = payload.subarray(Math.min(skip, payload.length));
       offset += skip;
@@ -459,7 +459,7 @@ export class Reassembler {
       else this.deliverAround(c, dir, h, offset, payload, len, frame, time);
     } else {
       this.stats.outOfOrderSegments++;
-      this.observer.warning(frame, `out of order: ${dir === 0 ? 'client' : 'server'} data ${offset - h.next} bytes ahead of the stream, held until the hole fills`);
+      this.observer.warning(frame, 'tcp-out-of-order', `out of order: ${dir === 0 ? 'client' : 'server'} data ${offset - h.next} bytes ahead of the stream, held until the hole fills`);
       this.hold(c, dir, h, offset, payload, len, frame, time);
     }
     this.reportDifference(dir, frame);
@@ -488,7 +488,7 @@ export class Reassembler {
     }
     cost += pieces * HELD_OVERHEAD;
     if (!this.budget.reserve(cost, 'out-of-order')) {
-      this.observer.warning(frame, `memory budget reached: ${dir === 0 ? 'client' : 'server'} data ${offset - h.next} bytes ahead of the stream cannot be held; the hole in front of it is reported as a gap`);
+      this.observer.warning(frame, 'memory-budget', `memory budget reached: ${dir === 0 ? 'client' : 'server'} data ${offset - h.next} bytes ahead of the stream cannot be held; the hole in front of it is reported as a gap`);
       for (let first = held.first(); first !== null && first.offset <= offset; first = held.first()) {
         this.gap(c, dir, h, first.offset - h.next, frame);
         this.drain(c, dir, h);
@@ -528,7 +528,7 @@ export class Reassembler {
     // The estimate and the charge agree (both count bytes plus HELD_OVERHEAD a segment).
     this.budget.release(cost - (held.charge - charged));
     if (held.charge > this.limits.maxPendingBytes) {
-      this.observer.warning(frame, `more than ${this.limits.maxPendingBytes} bytes held behind a hole that never filled: reported as a gap`);
+      this.observer.warning(frame, 'tcp-hole-timeout', `more than ${this.limits.maxPendingBytes} bytes held behind a hole that never filled: reported as a gap`);
       while (held.charge > this.limits.maxPendingBytes && held.count > 0) {
         this.gap(c, dir, h, held.first()!.offset - h.next, frame);
         this.drain(c, dir, h);
@@ -649,7 +649,7 @@ export class Reassembler {
       this.stats.conflictingSegments = (this.stats.conflictingSegments ?? 0) + 1;
       this.stats.conflictingBytes = (this.stats.conflictingBytes ?? 0) + this.diffBytes;
       const first = this.diffFrame > 0 ? `frame ${this.diffFrame}` : 'an earlier frame';
-      this.observer.warning(frame, `a second copy of ${dir === 0 ? 'client' : 'server'} data differs from the first (${first}): ${this.diffBytes} of the ${this.diffCompared} bytes compared differ, from stream offset ${this.diffAt}; the first copy is kept (a receiver may have taken either: a sign of evasion)`);
+      this.observer.warning(frame, 'tcp-retransmission-differs', `a second copy of ${dir === 0 ? 'client' : 'server'} data differs from the first (${first}): ${this.diffBytes} of the ${this.diffCompared} bytes compared differ, from stream offset ${this.diffAt}; the first copy is kept (a receiver may have taken either: a sign of evasion)`);
     }
     this.diffBytes = this.diffCompared = 0;
     this.diffAt = this.diffFrame = -1;
@@ -658,7 +658,7 @@ export class Reassembler {
   private gap(c: TcpConnection, dir: Dir, h: Half, length: number, frame: number): void {
     this.stats.gaps++;
     this.stats.gapBytes += length;
-    this.observer.warning(frame, `${length} byte${length === 1 ? '' : 's'} of ${dir === 0 ? 'client' : 'server'} data at stream offset ${h.next} were not captured (lost or missed)`);
+    this.observer.warning(frame, 'tcp-gap', `${length} byte${length === 1 ? '' : 's'} of ${dir === 0 ? 'client' : 'server'} data at stream offset ${h.next} were not captured (lost or missed)`);
     c.consumer.gap(dir, h.next, length, frame);
     h.next += length;
   }
@@ -746,7 +746,7 @@ export class Reassembler {
         // and said once at the end: a flood of a million SYNs must not make a million warnings.
         if (evictedSoFar <= EVICTIONS_SAID) {
           const quiet = Math.round((time - victim.lastTime) * 1e6) / 1e6;
-          this.observer.warning(frame, `memory budget reached: connection ${victim.info.client} -> ${victim.info.server}, quiet for ${quiet} s, is closed early to make room (${this.open.size} open connections held)`);
+          this.observer.warning(frame, 'memory-budget', `memory budget reached: connection ${victim.info.client} -> ${victim.info.server}, quiet for ${quiet} s, is closed early to make room (${this.open.size} open connections held)`);
         }
         this.evicting = true;
         this.close(victim, 'eof', frame);

@@ -1,3 +1,4 @@
+import type { AnomalyCode } from '../anomalies.js';
 /** 0: client to server, 1: server to client. */
 export type Dir = 0 | 1;
 export const C2S: Dir = 0;
@@ -63,7 +64,7 @@ export interface ReassemblyObserver {
    * object is refilled for the next packet: an observer that keeps it keeps a copy.
    */
   segment(info: SegmentInfo): void;
-  warning(frame: number, message: string): void;
+  warning(frame: number, code: AnomalyCode, message: string): void;
   /** Both directions have ended (FIN, RST or the end of the capture). Late packets may follow. */
   closed?(conn: Connection): void;
   /** The connection will not be seen again: its state may be dropped. */

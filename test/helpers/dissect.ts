@@ -12,10 +12,11 @@ const CONN: Connection = { id: 1, client: '10.0.0.1:50000', server: '10.0.0.2:80
 export function dissect(parts: Array<[Dir, Uint8Array]>, opts: { start?: { spec: DissectorSpec; params: unknown }; keepBytes?: boolean } = {}) {
   const msgs: Message[] = [];
   const warnings: string[] = [];
-  const sink = { message: (_c: Connection, m: Message) => msgs.push(m), warning: (_f: number, w: string) => warnings.push(w), protocol: () => {} };
+  const codes: string[] = [];
+  const sink = { message: (_c: Connection, m: Message) => msgs.push(m), warning: (_f: number, code: string, w: string) => { warnings.push(w); codes.push(code); }, protocol: () => {} };
   const specs = opts.start ? [...DISSECTORS] : DISSECTORS;
   const cd = new ConnectionDissector(CONN, specs, FALLBACK, sink, { ...DEFAULT_DISSECT_OPTIONS, keepBytes: opts.keepBytes ?? true });
-  if (opts.start) (cd as any).start(opts.start.spec, opts.start.params);
+  if (opts.start) cd.start(opts.start.spec, opts.start.params);
   const offsets = [0, 0];
   parts.forEach(([dir, bytes], i) => {
     cd.data(dir, { bytes, offset: offsets[dir], frame: i + 1, time: i });
@@ -23,5 +24,5 @@ export function dissect(parts: Array<[Dir, Uint8Array]>, opts: { start?: { spec:
   });
   cd.end(0, 'eof', parts.length);
   cd.end(1, 'eof', parts.length);
-  return { msgs, warnings };
+  return { msgs, warnings, codes };
 }
