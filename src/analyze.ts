@@ -6,6 +6,7 @@ import { ConnectionDissector, type MessageSink } from './dissect/connection.js';
 import { DISSECTORS, FALLBACK } from './dissect/registry.js';
 import { DEFAULT_DISSECT_OPTIONS, type DissectOptions, type Message } from './dissect/types.js';
 import { ANOMALIES, type AnomalyCode } from './anomalies.js';
+import { KeyLog } from './dissect/tls/keylog.js';
 import { LIMITS, MemoryBudget } from './limits.js';
 import { Reassembler } from './reassembly/tcp.js';
 import type { Connection, Dir, ReassemblyStats, SegmentInfo, StreamChunk, StreamConsumer } from './reassembly/types.js';
@@ -74,6 +75,8 @@ export interface CaptureReport {
   warnings: Warning[];
   warningCount: number;
   comments: string[];
+  /** Where TLS keys came from, when any were given or found (key log files, the capture's own DSBs). */
+  tlsKeys?: { sources: string[]; secretsInCapture: number };
   /** Why reading stopped early (a cut-off or corrupt file); what was read is still reported. */
   error: string | null;
 }
@@ -175,6 +178,8 @@ class Analysis {
   private packets = 0;
   private problemsByKind = new Map<string, number>();
   private listedByCode = new Map<AnomalyCode, number>();
+  /** Secrets found in the capture itself (pcapng DSBs). */
+  private embeddedSecrets = 0;
 
   constructor(private readonly file: string, private readonly options: AnalyzeOptions) {
     this.maxWarnings = options.maxWarnings ?? 1000;
@@ -267,6 +272,15 @@ class Analysis {
     return this.options.drain?.();
   }
 
+  /** Keys inside the capture (a pcapng DSB): added to the key log, for the sessions after them. */
+  secrets(secretsType: number, data: Uint8Array): void {
+    const keyLog = (this.dissectOptions.keyLog ??= new KeyLog());
+    const r = keyLog.addDecryptionSecrets(secretsType, data, `${this.file} (decryption secrets block)`);
+    if (r === null) return;
+    this.embeddedSecrets += r.used;
+    for (const m of r.malformed.slice(0, 5)) this.warning(this.lastFrame || null, 'keylog-malformed', `decryption secrets block, line ${m.line}: ${m.reason}`);
+  }
+
   warning(frame: number | null, code: AnomalyCode, message: string): void {
     this.warningCount++;
     this.options.onWarning?.(frame, code, message);
@@ -288,7 +302,9 @@ class Analysis {
 
   private protocol(c: ConnectionReport, conn: Connection, protocol: string): void {
     // http may become sse or websocket, never the reverse.
-    if (c.protocol === 'tcp' || protocol !== 'http') c.protocol = protocol;
+    // Over TLS, what runs inside names the connection; plain bytes inside leave it tls.
+    if (c.protocol === 'tls' && protocol === 'tcp') return;
+    if (c.protocol === 'tcp' || c.protocol === 'tls' || protocol !== 'http') c.protocol = protocol;
     if (this.track) this.tracker.setProtocol(conn, protocol);
   }
 
@@ -324,6 +340,7 @@ class Analysis {
       warningCount: this.warningCount,
       comments: info.comments,
       error,
+      ...(this.dissectOptions.keyLog ? { tlsKeys: { sources: [...this.dissectOptions.keyLog.sources], secretsInCapture: this.embeddedSecrets } } : {}),
     };
   }
 }

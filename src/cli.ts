@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { analyzeFile, type AnalyzeOptions, type CaptureReport } from './analyze.js';
 import { CaptureError } from './capture/types.js';
 import { LIMITS } from './limits.js';
+import { KeyLog } from './dissect/tls/keylog.js';
 import { captureSummaryJson, messageJson, SCHEMA_VERSION, updateJson } from './report/json.js';
 import { JsonStreamWriter } from './report/jsonstream.js';
 import { PayloadPrinter, payloadsHeader } from './report/payloads.js';
@@ -26,6 +27,7 @@ interface Flags {
   ndjson?: boolean;
   warnings: number;
   maxMemory: number;
+  keylog?: string[];
 }
 
 function version(): string {
@@ -90,6 +92,10 @@ function program(stdout: Writable, stderr: (s: string) => void): Command {
     .addOption(new Option('--json', 'print everything as one JSON document').conflicts(['ndjson', 'stats', 'payloads']))
     .addOption(new Option('--ndjson', 'print one JSON line per message as it is found').conflicts(['stats', 'payloads']))
     .addOption(new Option('--warnings <n>', 'warnings to print per capture').argParser(parseCount).default(10))
+    .addOption(
+      new Option('--keylog <file>', 'TLS key log (NSS format: SSLKEYLOGFILE) to decrypt TLS with; repeatable. Without it, $SSLKEYLOGFILE is read when set')
+        .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
+    )
     .addOption(
       new Option('--max-memory <size>', "memory budget of each capture's analysis, e.g. 512M or 2G (K, M, G: powers of 1024); past it, what is kept only for display is let go, with a warning, and counting goes on")
         .argParser(parseSize)
@@ -174,6 +180,29 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
   }
 }
 
+/**
+ * The key logs given (or $SSLKEYLOGFILE), read once for every capture. A file that cannot be
+ * read is an error of its own (the captures are still analysed, without its keys); a line that
+ * cannot be read is a warning with its line number.
+ */
+function readKeyLogs(files: string[], fail: (file: string, message: string) => void, err: (s: string) => void): KeyLog | undefined {
+  if (files.length === 0) return undefined;
+  const keyLog = new KeyLog();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch (e) {
+      fail(file, `cannot read the key log: ${(e as NodeJS.ErrnoException).code ?? messageOf(e)}`);
+      continue;
+    }
+    const r = keyLog.add(text, file);
+    for (const m of r.malformed.slice(0, 10)) err(`sockstat: ${safeLine(file)}: warning: key log line ${m.line}: ${safeLine(m.reason)}\n`);
+    if (r.malformed.length > 10) err(`sockstat: ${safeLine(file)}: warning: ${r.malformed.length - 10} more key log lines cannot be read\n`);
+  }
+  return keyLog;
+}
+
 /** Standard output failed: one line, unless its reader merely stopped reading (`| head`). */
 function outputFailed(e: Error, status: number, err: (s: string) => void): number {
   if ((e as NodeJS.ErrnoException).code === 'EPIPE') return status;
@@ -190,6 +219,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
     err(`sockstat: ${safeLine(file)}: ${safeLine(message)}\n`);
     status = 1;
   };
+  const keyLog = readKeyLogs(flags.keylog ?? (process.env.SSLKEYLOGFILE ? [process.env.SSLKEYLOGFILE] : []), fail, err);
 
   /**
    * A failure while rendering inside the analysis (where a dissector's guard would take a
@@ -220,7 +250,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
     const options: AnalyzeOptions = {
       drain,
       collectMessages: wantMessages,
-      dissect: { keepBytes: wantMessages || !!flags.ndjson, trace: wantMessages || !!flags.ndjson },
+      dissect: { keepBytes: wantMessages || !!flags.ndjson, trace: wantMessages || !!flags.ndjson, keyLog },
       // The memory budget (LIMITS.memoryBudget unless --max-memory says otherwise).
       maxMemory: flags.maxMemory,
     };

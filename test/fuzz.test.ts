@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { KeyLog } from '../src/dissect/tls/keylog.js';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { exercise, mutate, rng } from './helpers/fuzz.js';
@@ -16,11 +17,20 @@ const HEAP_LIMIT = 768 * 1024 * 1024;
 const FIXTURES = join(ROOT, 'fixtures');
 const REGRESSIONS = join(FIXTURES, 'fuzz');
 const seeds = readdirSync(FIXTURES).filter((f) => /\.pcap(ng)?$/.test(f)).map((f) => new Uint8Array(readFileSync(join(FIXTURES, f))));
+// The TLS and HTTP/2 fixtures too, decrypted with their key logs (issue 14): mutations then
+// reach the record layer, the decrypters and the layers over the plaintext.
+const KEYS = new KeyLog();
+for (const dir of ['tls', 'h2']) {
+  for (const f of readdirSync(join(FIXTURES, dir))) {
+    if (f.endsWith('.pcap')) seeds.push(new Uint8Array(readFileSync(join(FIXTURES, dir, f))));
+    else if (f.endsWith('.keys')) KEYS.add(readFileSync(join(FIXTURES, dir, f), 'latin1'), f);
+  }
+}
 
 async function check(input: Uint8Array): Promise<string | null> {
   const t = Date.now();
   try {
-    await exercise(input);
+    await exercise(input, KEYS);
   } catch (e) {
     return `threw ${(e as Error).stack ?? e}`;
   }

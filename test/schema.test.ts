@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { rng } from '../src/synth/random.js';
@@ -29,6 +29,20 @@ describe('the JSON schema', () => {
   test('every fixture in --json, --stats json and --ndjson', async () => {
     const fixtures = readdirSync(join(ROOT, 'fixtures')).filter((f) => /\.pcap(ng)?$/.test(f));
     for (const f of fixtures) await everyMode(join(ROOT, 'fixtures', f), f);
+  });
+
+  test('the TLS fixtures, with their keys and without, and the HTTP/2 ones (measured as TLS or TCP)', async () => {
+    for (const dir of ['tls', 'h2']) {
+      for (const f of readdirSync(join(ROOT, 'fixtures', dir)).filter((x) => x.endsWith('.pcap'))) {
+        const file = join(ROOT, 'fixtures', dir, f);
+        await everyMode(file, f);
+        const keys = file.replace(/\.pcap$/, '.keys');
+        if (existsSync(keys)) {
+          const j = JSON.parse((await run('--json', '--keylog', keys, file)).stdout);
+          check('jsonDocument', j, `${f} --json --keylog`);
+        }
+      }
+    }
   });
 
   test('40 hostile captures of the structure-aware fuzzer, and a file that cannot be read', async () => {

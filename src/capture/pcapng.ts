@@ -6,6 +6,8 @@ const BT_IDB = 0x00000001;
 const BT_OPB = 0x00000002; // obsolete Packet Block, still written by old tools
 const BT_SPB = 0x00000003;
 const BT_EPB = 0x00000006;
+/** Decryption Secrets Block (pcapng spec §4.7): what editcap --inject-secrets writes, before the packets it unlocks. */
+const BT_DSB = 0x0000000a;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const OPT_ENDOFOPT = 0;
 const OPT_COMMENT = 1;
@@ -186,6 +188,13 @@ export async function readPcapng(chunks: AsyncIterable<Buffer>, sink: CaptureSin
       const capLen = u32(b, 20);
       if (28 + capLen > len - 4) return `packet block of ${len} bytes claims ${capLen} captured bytes`;
       emit(iface, u32(b, 12), u32(b, 16), capLen, u32(b, 24), b.subarray(28, 28 + capLen));
+      return null;
+    }
+    if (type === BT_DSB) {
+      if (len < 20) return 'decryption secrets block too short';
+      const secretsLength = u32(b, 12);
+      if (16 + secretsLength > len - 4) return `decryption secrets block of ${len} bytes claims ${secretsLength} bytes of secrets`;
+      sink.secrets?.(u32(b, 8), b.subarray(16, 16 + secretsLength));
       return null;
     }
     return null; // name resolution, statistics, custom and unknown blocks: skipped

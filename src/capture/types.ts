@@ -79,6 +79,8 @@ export interface CaptureSink {
   warning(frame: number | null, code: AnomalyCode, message: string): void;
   /** Awaited between chunks of input, so a slow consumer of the output slows the reading down. */
   drain?(): Promise<void> | undefined;
+  /** A pcapng Decryption Secrets Block: its secrets type and data (a view, valid during the call). */
+  secrets?(secretsType: number, data: Uint8Array): void;
 }
 
 /**

@@ -68,6 +68,8 @@ export interface PcapngOptions {
   interfaces?: PcapngInterface[];
   bigEndian?: boolean;
   comment?: string;
+  /** Decryption Secrets Blocks (pcapng §4.7), each written before the packet of that index. */
+  secrets?: Array<{ beforePacket: number; secretsType: number; data: Uint8Array }>;
 }
 
 function pad4(n: number): number {
@@ -111,7 +113,14 @@ export function writePcapng(packets: OutPacket[], o: PcapngOptions = {}): Buffer
     ticks.push(r & 0x80 ? 1n << BigInt(r & 0x7f) : 10n ** BigInt(r));
     block(1, Buffer.concat([b, options(opts)]));
   }
-  for (const p of packets) {
+  const dsb = (s: { secretsType: number; data: Uint8Array }) => {
+    const b = Buffer.alloc(8 + pad4(s.data.length));
+    if (le) { b.writeUInt32LE(s.secretsType, 0); b.writeUInt32LE(s.data.length, 4); } else { b.writeUInt32BE(s.secretsType, 0); b.writeUInt32BE(s.data.length, 4); }
+    b.set(s.data, 8);
+    block(0x0000000a, b);
+  };
+  packets.forEach((p, index) => {
+    for (const s of o.secrets ?? []) if (s.beforePacket === index) dsb(s);
     const id = p.interfaceId ?? 0;
     const t = BigInt(p.tsSec) * ticks[id] + (BigInt(p.tsNsec) * ticks[id]) / 1_000_000_000n;
     const b = Buffer.alloc(20 + pad4(p.data.length));
@@ -123,6 +132,6 @@ export function writePcapng(packets: OutPacket[], o: PcapngOptions = {}): Buffer
     w(p.originalLength ?? p.data.length, 16);
     b.set(p.data, 20);
     block(6, b);
-  }
+  });
   return Buffer.concat(blocks);
 }

@@ -100,6 +100,7 @@ export class StreamHost {
         const name = registry.tables[table][key];
         return name === undefined ? null : self.handoff(name, params);
       },
+      lookup: (table, key) => registry.tables[table][key],
       openChild: (layer, name, params) => self.openChild(layer, name, params),
       setProtocol: (p) => sink.protocol(conn, p),
       info: (key, value) => sink.info?.(conn, key, value),

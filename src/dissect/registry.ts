@@ -1,5 +1,6 @@
 import { httpSpec } from './http.js';
 import { textSpec } from './text.js';
+import { tlsSpec } from './tls/layer.js';
 import type { Registry } from './host.js';
 import type { DissectorSpec } from './types.js';
 import { websocketSpec } from './websocket.js';
@@ -8,7 +9,7 @@ import { websocketSpec } from './websocket.js';
  * Every dissector sockstat knows, in the order their probes are asked. Dissectors never
  * import each other: HTTP reaches WebSocket through ctx.handoffBy('upgrade', 'websocket').
  */
-export const DISSECTORS: readonly DissectorSpec[] = [httpSpec, websocketSpec];
+export const DISSECTORS: readonly DissectorSpec[] = [tlsSpec, httpSpec, websocketSpec];
 
 /**
  * Hand-offs as data, as Wireshark registers dissector_add_string("tls.alpn", "h2", ...): the
@@ -17,7 +18,7 @@ export const DISSECTORS: readonly DissectorSpec[] = [httpSpec, websocketSpec];
  */
 export const HANDOFFS: Registry['tables'] = {
   upgrade: { websocket: 'websocket' },
-  alpn: { 'http/1.1': 'http' },
+  alpn: { 'http/1.1': 'http', 'http/1.0': 'http' },
 };
 
 /** Takes a connection no probe claimed. */

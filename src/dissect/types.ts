@@ -1,4 +1,5 @@
 import type { AnomalyCode } from '../anomalies.js';
+import type { KeyLog } from './tls/keylog.js';
 import type { Connection, Dir, StreamChunk } from '../reassembly/types.js';
 
 /**
@@ -128,7 +129,17 @@ export interface DataMessage extends MessageBase {
   hex?: string;
 }
 
-export type Message = HttpRequest | HttpResponse | SseEvent | SseComment | WsFrame | WsMessage | DataMessage;
+/**
+ * A message of the TLS layer itself: handshake, ChangeCipherSpec and alert records, and
+ * application-data records that could not be read (no key). `length`: the records' bytes,
+ * headers included.
+ */
+export interface TlsMessage extends MessageBase {
+  kind: 'tls-handshake' | 'tls-change-cipher-spec' | 'tls-alert' | 'tls-record';
+  length: number;
+}
+
+export type Message = HttpRequest | HttpResponse | SseEvent | SseComment | WsFrame | WsMessage | DataMessage | TlsMessage;
 
 export interface DissectOptions {
   /** Keep wire and payload bytes on messages (for --payloads and bodies in JSON). */
@@ -142,6 +153,8 @@ export interface DissectOptions {
   maxKeptBytes: number;
   /** Cap on the size a compressed body or message may inflate to. */
   maxInflatedBytes: number;
+  /** TLS session secrets (--keylog, SSLKEYLOGFILE, pcapng Decryption Secrets Blocks). */
+  keyLog?: KeyLog;
 }
 
 export const DEFAULT_DISSECT_OPTIONS: DissectOptions = {
@@ -172,6 +185,8 @@ export interface DissectContext {
    * token, an ALPN id), or answers null when no layer is registered for it.
    */
   handoffBy(table: HandoffTable, key: string, params: unknown): Dissector | null;
+  /** The layer a hand-off table names for `key`, without starting it (for a child stream). */
+  lookup(table: HandoffTable, key: string): string | undefined;
   /**
    * Opens a child stream of this one (TLS plaintext; later an HTTP/2 stream): its bytes are
    * numbered from 0 and mapped onto this stream's, and it runs a layer of its own, the one

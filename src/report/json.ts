@@ -41,7 +41,7 @@ export function updateJson(u: Update): Record<string, unknown> {
 
 /** The useful payload's share of an update's bytes, in percent to one decimal. */
 export function usefulPercent(o: Overhead): number {
-  const total = o.linkNet + o.tcpHeaders + o.framing + o.payload;
+  const total = o.linkNet + o.tcpHeaders + (o.tls ?? 0) + o.framing + o.payload;
   return total === 0 ? 0 : Math.round((o.payload / total) * 1000) / 10;
 }
 
@@ -80,6 +80,8 @@ export function captureSummaryJson(r: CaptureReport): Record<string, unknown> {
     // problem that repeats on every packet, such as snap-length cuts): said when there are any.
     ...(r.warningCount > r.warnings.length ? { warningsNotListed: r.warningCount - r.warnings.length } : {}),
     ...commentsJson(r),
+    // Where TLS keys came from, when any were given or found in the capture.
+    ...(r.tlsKeys ? { tlsKeys: r.tlsKeys } : {}),
     error: r.error,
   };
 }

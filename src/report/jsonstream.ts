@@ -151,7 +151,9 @@ export class JsonStreamWriter {
   }
 
   private closeConnection(): void {
-    this.put(`\n], "protocol": ${safeJson(this.current!.protocol)}}`);
+    // The layers' facts (tls) are known once the connection has ended: written after its messages.
+    const layers = this.current!.layers;
+    this.put(`\n], "protocol": ${safeJson(this.current!.protocol)}${layers?.tls ? `, "tls": ${safeJson(layers.tls)}` : ''}}`);
     this.flush();
     this.phase = 'connections';
     this.current = null;

@@ -1,6 +1,7 @@
 import type { ConnectionReport } from '../analyze.js';
 import { isAsciiLines } from '../dissect/bytes.js';
 import type { Message, WsFrame, WsMessage } from '../dissect/types.js';
+import type { TlsInfo } from '../dissect/tls/layer.js';
 import { closeCodeMeaning, FRAME_PREVIEW, OPCODE } from '../dissect/websocket.js';
 import { messageHex } from './json.js';
 import { captureName, frameList } from './stats.js';
@@ -297,6 +298,17 @@ function renderMessage(o: ByteOut, m: Message): number | false {
       }
       return SIDE_NONE;
     }
+    case 'tls-handshake':
+    case 'tls-change-cipher-spec':
+    case 'tls-alert':
+    case 'tls-record': {
+      // The TLS layer's own records: what they are and their size; their content is TLS's (or unreadable without a key).
+      const what = m.kind === 'tls-record' ? 'TLS application data, not decrypted' : m.kind === 'tls-handshake' ? 'TLS handshake' : m.kind === 'tls-alert' ? 'TLS alert' : 'TLS ChangeCipherSpec';
+      o.text(`${arrow}${m.from} ${what}, ${m.length} byte${m.length === 1 ? '' : 's'} [`);
+      o.where(m);
+      o.text(']');
+      return SIDE_NONE;
+    }
   }
 }
 
@@ -365,7 +377,10 @@ export class PayloadPrinter {
     const { out, starts, sides } = st;
     const n = starts.length;
     // Room for every block, its label (a letter, up to 16 digits, ': ') and its line end.
-    const head = `\n--- connection #${c.id}: ${c.client} -> ${c.server} (${c.protocol})${st.printed ? ', continued' : ''} ---`;
+    const tls = c.layers?.tls as TlsInfo | undefined;
+    // Over TLS, the line says whether the bytes below were decrypted, and how.
+    const over = tls ? `, ${tls.decrypted ? 'decrypted' : 'not decrypted'}: ${safeLine(tls.version ?? 'TLS')}${tls.cipherSuite ? ` ${safeLine(tls.cipherSuite)}` : ''}` : '';
+    const head = `\n--- connection #${c.id}: ${c.client} -> ${c.server} (${c.protocol}${over})${st.printed ? ', continued' : ''} ---`;
     const text = new ByteOut(out.len + n * 20 + head.length * 3 + 1);
     text.text(head);
     // In the order they completed (see JsonStreamWriter.connection): never sorted by time.

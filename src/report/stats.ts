@@ -34,6 +34,7 @@ function figureRow(name: string, f: Figures): [string, ...Array<number | string>
 
 /** The write-up's three tables, one row per capture, then where one update's bytes go. */
 export function statsTables(reports: CaptureReport[]): StatsTable[] {
+  const anyTls = hasTls(reports);
   const cols = ['PCAP', ...FIGURE_COLUMNS.map(([, t]) => t)];
   // The notes are printed as they are: the names in them are escaped here (the cells when printed).
   const noUpdates = reports.filter((r) => !r.steady).map((r) => safeLine(captureName(r.file)));
@@ -57,10 +58,11 @@ export function statsTables(reports: CaptureReport[]): StatsTable[] {
     {
       key: 'overhead',
       title: 'Where the bytes of one update go',
-      columns: ['PCAP', ...OVERHEAD_COLUMNS],
+      // A TLS column only when a capture has TLS framing: cleartext tables stay as they were.
+      columns: ['PCAP', ...OVERHEAD_COLUMNS.slice(0, 2), ...(anyTls ? ['TLS Framing Bytes'] : []), ...OVERHEAD_COLUMNS.slice(2)],
       rows: reports.filter((r) => r.steady).map((r) => {
         const o = r.steady!.overhead;
-        return [captureName(r.file), o.linkNet, o.tcpHeaders, o.framing, o.payload, usefulPercent(o).toFixed(1)];
+        return [captureName(r.file), o.linkNet, o.tcpHeaders, ...(anyTls ? [o.tls ?? 0] : []), o.framing, o.payload, usefulPercent(o).toFixed(1)];
       }),
     },
   ];
@@ -112,10 +114,13 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
         .map((t) => `${t.title}\n${terminalTable(t.columns, t.rows)}\n${t.note ? `${t.note}\n` : ''}`)
         .join('\n');
     case 'csv': {
-      const lines = ['table,pcap,' + ['total_packets', 'app_packets', 'frame_bytes', 'tcp_bytes', 'app_bytes', 'link_ip_bytes', 'tcp_header_bytes', 'app_framing_bytes', 'payload_bytes', 'useful_percent'].join(',')];
+      const anyTls = hasTls(reports);
+      const overheadNames = ['link_ip_bytes', 'tcp_header_bytes', ...(anyTls ? ['tls_framing_bytes'] : []), 'app_framing_bytes', 'payload_bytes', 'useful_percent'];
+      const lines = ['table,pcap,' + ['total_packets', 'app_packets', 'frame_bytes', 'tcp_bytes', 'app_bytes', ...overheadNames].join(',')];
+      const blank = overheadNames.map(() => '');
       for (const t of tables) {
         for (const [name, ...nums] of t.rows) {
-          const values = t.key === 'overhead' ? ['', '', '', '', '', ...nums] : [...nums, '', '', '', '', ''];
+          const values = t.key === 'overhead' ? ['', '', '', '', '', ...nums] : [...nums, ...blank];
           lines.push([t.key, csvField(name), ...values.map((v) => (v === '' ? '' : csvField(v)))].join(','));
         }
       }
@@ -134,6 +139,11 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
       return safeJson({ schemaVersion: SCHEMA_VERSION, captures: out }, 2) + '\n';
     }
   }
+}
+
+/** Some capture's steady update carries TLS framing (the tables then show a column for it). */
+function hasTls(reports: CaptureReport[]): boolean {
+  return reports.some((r) => (r.steady?.overhead.tls ?? 0) > 0);
 }
 
 /** Frame numbers as a reader writes them: runs of three or more as first-last, the rest listed ("6, 8, 10-14"). */

@@ -1,4 +1,5 @@
 import type { CaptureReport } from '../analyze.js';
+import type { TlsInfo } from '../dissect/tls/layer.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
 import { commentCount, usefulPercent } from './json.js';
 import { captureName, frameList, terminalTable } from './stats.js';
@@ -74,9 +75,15 @@ export function writeSummary(r: CaptureReport, maxWarnings: number, write: (s: s
   const others = Object.entries(r.otherPackets);
   if (others.length) line(`Not TCP: ${others.map(([k, n]) => `${n} ${safeLine(k)}`).join(', ')}`);
   const protocols = Object.entries(r.protocols).sort((a, b) => b[1] - a[1]).map(([p, n]) => `${n} ${p}`);
+  if (r.tlsKeys) {
+    const from = [...r.tlsKeys.sources.filter((s) => !s.endsWith('(decryption secrets block)')).map((s) => safeLine(s)), ...(r.tlsKeys.secretsInCapture ? [`${r.tlsKeys.secretsInCapture} secrets in the capture's decryption secrets blocks`] : [])];
+    line(`TLS keys: ${from.length ? from.join(', ') : 'none read'}`);
+  }
   line(`TCP connections: ${r.connectionCount}${r.connectionCount > 1 ? ` (${protocols.join(', ')})` : ''}`);
   for (const c of r.connections.slice(0, MAX_SHOWN)) {
-    line(`  #${c.id}  ${c.client} -> ${c.server}  ${c.protocol}, ${c.messageCount} message${c.messageCount === 1 ? '' : 's'}, from frame ${c.firstFrame}${c.rolesGuessed ? ' (roles guessed: no handshake)' : ''}`);
+    const tls = c.layers?.tls as TlsInfo | undefined;
+    const over = tls ? ` over ${safeLine(tls.version ?? 'TLS')}${tls.cipherSuite ? ` ${safeLine(tls.cipherSuite)}` : ''}${tls.sni ? ` to ${safeLine(tls.sni)}` : ''} (${tls.decrypted ? 'decrypted' : 'not decrypted'})` : '';
+    line(`  #${c.id}  ${c.client} -> ${c.server}  ${c.protocol}${over}, ${c.messageCount} message${c.messageCount === 1 ? '' : 's'}, from frame ${c.firstFrame}${c.rolesGuessed ? ' (roles guessed: no handshake)' : ''}`);
   }
   if (r.connectionCount > MAX_SHOWN) line(`  ... and ${r.connectionCount - MAX_SHOWN} more (--json lists them all)`);
   const rs = r.reassembly;
@@ -112,6 +119,7 @@ export function writeSummary(r: CaptureReport, maxWarnings: number, write: (s: s
     line(terminalTable(['', 'Bytes', 'Share'], [
       ['Link and IP headers', o.linkNet, pct(o.linkNet)],
       ['TCP headers', o.tcpHeaders, pct(o.tcpHeaders)],
+      ...(o.tls ? [['TLS framing', o.tls, pct(o.tls)]] : []),
       ['Application framing', o.framing, pct(o.framing)],
       ['Useful payload', o.payload, `${usefulPercent(o).toFixed(1)}%`],
     ]));

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 export { rng } from '../../src/synth/random.js';
 import { analyzeStream } from '../../src/analyze.js';
+import type { KeyLog } from '../../src/dissect/tls/keylog.js';
 import { CaptureError } from '../../src/capture/types.js';
 import { JsonStreamWriter } from '../../src/report/jsonstream.js';
 import { PayloadPrinter } from '../../src/report/payloads.js';
@@ -91,9 +92,9 @@ function concat(...parts: Uint8Array[]): Uint8Array {
  * Runs every stage and every output on one input. Resolves when sockstat handled it (a
  * report, or a CaptureError: a one-line refusal); rejects on anything else.
  */
-export async function exercise(input: Uint8Array): Promise<void> {
+export async function exercise(input: Uint8Array, keyLog?: KeyLog): Promise<void> {
   const analyze = (options: Parameters<typeof analyzeStream>[2]) =>
-    analyzeStream('fuzz.pcap', Readable.from([Buffer.from(input)]), { ...options, dissect: { keepBytes: true, trace: true, maxInflatedBytes: 1 << 20 } });
+    analyzeStream('fuzz.pcap', Readable.from([Buffer.from(input)]), { ...options, dissect: { keepBytes: true, trace: true, maxInflatedBytes: 1 << 20, keyLog } });
   // Pass 1: the streamed --json document, which must parse, and the summary and tables.
   const pieces: Buffer[] = [];
   const writer = new JsonStreamWriter({ write: (s) => pieces.push(typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s)) });
