@@ -39,7 +39,8 @@ export interface StreamBase {
   resolve(dir: Dir, start: number, end: number, below: Record<string, number>): number[] | null;
 }
 
-const PROBE_BYTES = 16;
+/** Bytes of a direction the probes may see: the HTTP/2 client preface is 24 (RFC 9113 §3.4). */
+const PROBE_BYTES = 24;
 /** Stream bytes kept per direction for display while their message is incomplete. */
 const WIRE_CAP = 8 * 1024 * 1024;
 /** The probe buffer of a direction that has carried nothing yet: shared, never written. */
@@ -80,8 +81,16 @@ export class StreamHost {
       emit: (m) => {
         if (self.wire && !m.wire.raw) m.wire.raw = self.wire[m.wire.dir].slice(m.wire.start, m.wire.end, options.maxKeptBytes);
         if (!root) {
+          // Through the chain to root TCP ranges: the message's own extents, or its one range.
           const below: Record<string, number> = {};
-          m.wire.extents = base.resolve(m.wire.dir, m.wire.start, m.wire.end, below) ?? undefined;
+          const local = m.wire.extents ?? [m.wire.start, m.wire.end];
+          const out: number[] = [];
+          for (let i = 0; i < local.length; i += 2) {
+            const r = base.resolve(m.wire.dir, local[i], local[i + 1], below);
+            if (r === null) out.push(local[i], local[i + 1]);
+            else for (const x of r) out.push(x);
+          }
+          m.wire.extents = out;
           m.wire.below = below;
         }
         sink.message(conn, m);

@@ -43,9 +43,10 @@ export interface Wire {
   /** A WebSocket message: how many data frames carried it (a one-frame message is shown through its frame). */
   fragments?: number;
   /**
-   * For a message of a child stream: the root TCP ranges that carried it, [s0, e0, s1, e1, ...]
-   * (start and end are offsets of its own stream), and the framing bytes each layer under it
-   * wrapped around it there, by layer ({tls: 29}).
+   * The ranges that carried the message when it is not one range (HTTP/2 frames of one stream
+   * among others'), [s0, e0, s1, e1, ...], as the layer emits it in its own offsets; once
+   * emitted from a child stream, root TCP ranges. `below`: the framing bytes each layer under
+   * it wrapped around it, by layer ({tls: 29}).
    */
   extents?: number[];
   below?: Record<string, number>;
@@ -130,16 +131,16 @@ export interface DataMessage extends MessageBase {
 }
 
 /**
- * A message of the TLS layer itself: handshake, ChangeCipherSpec and alert records, and
- * application-data records that could not be read (no key). `length`: the records' bytes,
- * headers included.
+ * A message of a layer itself, all framing: the TLS layer's handshake, ChangeCipherSpec and
+ * alert records, and application-data records that could not be read (no key); HTTP/2's
+ * control frames and connection preface. `length`: their bytes, headers included.
  */
-export interface TlsMessage extends MessageBase {
-  kind: 'tls-handshake' | 'tls-change-cipher-spec' | 'tls-alert' | 'tls-record';
+export interface LayerMessage extends MessageBase {
+  kind: 'tls-handshake' | 'tls-change-cipher-spec' | 'tls-alert' | 'tls-record' | 'h2-control';
   length: number;
 }
 
-export type Message = HttpRequest | HttpResponse | SseEvent | SseComment | WsFrame | WsMessage | DataMessage | TlsMessage;
+export type Message = HttpRequest | HttpResponse | SseEvent | SseComment | WsFrame | WsMessage | DataMessage | LayerMessage;
 
 export interface DissectOptions {
   /** Keep wire and payload bytes on messages (for --payloads and bodies in JSON). */

@@ -301,9 +301,10 @@ function renderMessage(o: ByteOut, m: Message): number | false {
     case 'tls-handshake':
     case 'tls-change-cipher-spec':
     case 'tls-alert':
-    case 'tls-record': {
+    case 'tls-record':
+    case 'h2-control': {
       // The TLS layer's own records: what they are and their size; their content is TLS's (or unreadable without a key).
-      const what = m.kind === 'tls-record' ? 'TLS application data, not decrypted' : m.kind === 'tls-handshake' ? 'TLS handshake' : m.kind === 'tls-alert' ? 'TLS alert' : 'TLS ChangeCipherSpec';
+      const what = m.kind === 'h2-control' ? 'HTTP/2 control frames' : m.kind === 'tls-record' ? 'TLS application data, not decrypted' : m.kind === 'tls-handshake' ? 'TLS handshake' : m.kind === 'tls-alert' ? 'TLS alert' : 'TLS ChangeCipherSpec';
       o.text(`${arrow}${m.from} ${what}, ${m.length} byte${m.length === 1 ? '' : 's'} [`);
       o.where(m);
       o.text(']');

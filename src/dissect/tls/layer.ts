@@ -1,5 +1,5 @@
 import type { Dir, StreamChunk } from '../../reassembly/types.js';
-import type { ChildStream, DissectContext, Dissector, DissectorSpec, Role, TlsMessage } from '../types.js';
+import type { ChildStream, DissectContext, Dissector, DissectorSpec, Role, LayerMessage } from '../types.js';
 import { RecordDecrypter, type DecryptedRecord } from './decrypt.js';
 import { HandshakeReader, probeTlsRecord, type ClientHello, type ServerHello } from './handshake.js';
 import { cipherSuite, cipherSuiteName } from './suites.js';
@@ -388,7 +388,7 @@ class TlsLayer implements Dissector {
   /** A message of the TLS layer itself, over whole records [start, end) of its stream. */
   private own(dir: Dir, start: number, end: number, kind: 'tls-handshake' | 'tls-change-cipher-spec' | 'tls-alert' | 'tls-record', role: Role, useful: number, tlsFraming = end - start): void {
     const ctx = this.ctx;
-    const m: TlsMessage = {
+    const m: LayerMessage = {
       kind,
       from: dir === 0 ? 'client' : 'server',
       frames: ctx.framesFor(dir, start, end),
