@@ -125,6 +125,13 @@ describe('without keys, with a wrong key, and with the keys inside the capture',
     expect(polls.map((m: any) => m.length)).toEqual([147]);
   });
 
+  test('no key, TLS 1.2: the close_notify alerts (frames 25, 27 in tshark) are tear-down, not an update', async () => {
+    const j = await runJson(pcap('https-poll-tls12'));
+    const alerts = connection(j).messages.filter((m: any) => m.kind === 'tls-alert');
+    expect(alerts.map((m: any) => [m.from, m.frames, m.length])).toEqual([['client', [25], 31], ['server', [27], 31]]);
+    expect(capture(j).updateCount).toBe(5);
+  });
+
   test('a wrong key: said with its code and frame, and the figures still hold', async () => {
     const wrong = readFileSync(keys('https-poll-tls12'), 'utf8').replace(/ ([0-9a-f]{8})([0-9a-f]+)$/m, (_, a, b) => ` ${a.split('').reverse().join('')}${b}`);
     const file = join(tmp, 'wrong.keys');

@@ -355,8 +355,9 @@ class TlsLayer implements Dissector {
       return;
     }
     if (this.version !== 0x0304 && type !== APPLICATION_DATA) {
-      // TLS 1.2: the encrypted Finished after ChangeCipherSpec.
-      this.own(dir, start, end, 'tls-handshake', 'setup', 0);
+      // TLS 1.2: the encrypted Finished after ChangeCipherSpec, or an encrypted alert (close_notify).
+      if (type === ALERT) this.own(dir, start, end, 'tls-alert', 'close', 0);
+      else this.own(dir, start, end, 'tls-handshake', 'setup', 0);
       return;
     }
     const overhead = this.recordOverhead();
