@@ -7,13 +7,15 @@ import type { DissectOptions, DissectorSpec } from './types.js';
 export type { MessageSink } from './host.js';
 
 const NO_FRAMES: number[] = [];
+/** --stats and the like: no frames, no times, nothing to release. */
+const UNTRACED: StreamBase = { framesFor: () => NO_FRAMES, timeAt: () => 0, frameAt: () => 0, release: () => {}, resolve: () => null };
 
 /**
  * The root of a connection's layers: the TCP byte streams, with the frame map of each
  * direction (only the root knows frames; every layer above asks through its parent), and the
  * host that runs the first layer on them.
  */
-export class ConnectionDissector implements StreamConsumer {
+export class ConnectionDissector implements StreamConsumer, StreamBase {
   private maps: [FrameMap, FrameMap] = [new FrameMap(), new FrameMap()];
   private readonly host: StreamHost;
   private readonly trace: boolean;
@@ -26,23 +28,36 @@ export class ConnectionDissector implements StreamConsumer {
     options: DissectOptions,
     tables: Registry['tables'] = HANDOFFS,
   ) {
-    const maps = this.maps;
     this.trace = options.trace;
-    const base: StreamBase = options.trace
-      ? {
-          framesFor: (dir, start, end) => maps[dir].framesFor(start, end),
-          timeAt: (dir, offset) => maps[dir].timeAt(offset),
-          frameAt: (dir, offset) => maps[dir].frameAt(offset),
-          release: (dir, offset) => maps[dir].release(offset),
-          resolve: () => null,
-        }
-      : { framesFor: () => NO_FRAMES, timeAt: () => 0, frameAt: () => 0, release: () => {}, resolve: () => null };
+    // The connection is its host's base itself (or, without frame maps, one base shared by all).
+    const base: StreamBase = options.trace ? this : UNTRACED;
     this.host = new StreamHost(conn, { specs, fallback, tables }, sink, options, base, '');
   }
 
   /** Starts the given layer on the connection, without probing (tests drive one layer directly). */
   start(spec: DissectorSpec, params: unknown): void {
     this.host.startSpec(spec, params);
+  }
+
+  framesFor(dir: Dir, start: number, end: number): number[] {
+    return this.maps[dir].framesFor(start, end);
+  }
+
+  timeAt(dir: Dir, offset: number): number {
+    return this.maps[dir].timeAt(offset);
+  }
+
+  frameAt(dir: Dir, offset: number): number {
+    return this.maps[dir].frameAt(offset);
+  }
+
+  release(dir: Dir, offset: number): void {
+    this.maps[dir].release(offset);
+  }
+
+  /** The root's ranges are TCP ranges already. */
+  resolve(): null {
+    return null;
   }
 
   data(dir: Dir, chunk: StreamChunk): void {

@@ -120,3 +120,11 @@ export function sortedUnique(a: number[]): number[] {
   a.length = k;
   return a;
 }
+
+/** The frames behind ranges [s0, e0, s1, e1, ...], ascending, each once: framesFor over each, merged. */
+export function framesOfExtents(framesFor: (start: number, end: number) => number[], ext: readonly number[]): number[] {
+  if (ext.length === 2) return framesFor(ext[0], ext[1]);
+  const out: number[] = [];
+  for (let i = 0; i < ext.length; i += 2) for (const f of framesFor(ext[i], ext[i + 1])) out.push(f);
+  return sortedUnique(out);
+}

@@ -1,5 +1,5 @@
 import type { Connection, Dir, StreamChunk } from '../reassembly/types.js';
-import { sortedUnique } from './framemap.js';
+import { framesOfExtents } from './framemap.js';
 import { extentBytes, OffsetMap } from './offsetmap.js';
 import { WireBuffer } from './wirebuffer.js';
 import type { ChildStream, DissectContext, Dissector, DissectOptions, DissectorSpec, HandoffTable, Message } from './types.js';
@@ -53,7 +53,7 @@ const NO_BYTES = new Uint8Array(0);
  * whose offsets are this stream's own, and shields the analysis from its bugs (one becomes a
  * warning, and the stream is left undissected from there).
  */
-export class StreamHost {
+export class StreamHost implements DissectContext {
   private current: Dissector | null = null;
   private currentName = '';
   private held: Array<{ dir: Dir; chunk: StreamChunk }> = [];
@@ -67,53 +67,74 @@ export class StreamHost {
     readonly conn: Connection,
     private readonly registry: Registry,
     private readonly sink: MessageSink,
-    private readonly options: DissectOptions,
+    readonly options: DissectOptions,
     private readonly base: StreamBase,
     /** The name of the layer this stream is inside of, for messages' accounting; '' at the root. */
     private readonly label: string,
   ) {
-    const self = this;
     if (options.keepBytes) this.wire = [new WireBuffer(WIRE_CAP), new WireBuffer(WIRE_CAP)];
-    const root = label === '';
-    this.ctx = {
-      conn,
-      options,
-      emit: (m) => {
-        if (self.wire && !m.wire.raw) m.wire.raw = self.wire[m.wire.dir].slice(m.wire.start, m.wire.end, options.maxKeptBytes);
-        if (!root) {
-          // Through the chain to root TCP ranges: the message's own extents, or its one range.
-          const below: Record<string, number> = {};
-          const local = m.wire.extents ?? [m.wire.start, m.wire.end];
-          const out: number[] = [];
-          for (let i = 0; i < local.length; i += 2) {
-            const r = base.resolve(m.wire.dir, local[i], local[i + 1], below);
-            if (r === null) out.push(local[i], local[i + 1]);
-            else for (const x of r) out.push(x);
-          }
-          m.wire.extents = out;
-          m.wire.below = below;
-        }
-        sink.message(conn, m);
-      },
-      warn: (frame, code, message) => sink.warning(frame, code, message),
-      framesFor: (dir, start, end) => base.framesFor(dir, start, end),
-      timeAt: (dir, offset) => base.timeAt(dir, offset),
-      // Without frame maps, the frame being processed is the one a warning concerns.
-      frameAt: options.trace ? (dir, offset) => base.frameAt(dir, offset) : (dir) => self.lastFrame[dir],
-      release: (dir, offset) => {
-        base.release(dir, offset);
-        self.wire?.[dir].release(offset);
-      },
-      handoff: (name, params) => self.handoff(name, params),
-      handoffBy: (table, key, params) => {
-        const name = registry.tables[table][key];
-        return name === undefined ? null : self.handoff(name, params);
-      },
-      lookup: (table, key) => registry.tables[table][key],
-      openChild: (layer, name, params) => self.openChild(layer, name, params),
-      setProtocol: (p) => sink.protocol(conn, p),
-      info: (key, value) => sink.info?.(conn, key, value),
-    };
+    // The host is its layer's context itself: one object per stream, not one closure per
+    // method (a capture of 100,000 short connections makes 100,000 of them).
+    this.ctx = this;
+  }
+
+  // DissectContext, as the layer sees it: offsets of this stream, answered through the base.
+
+  emit(m: Message): void {
+    if (this.wire && !m.wire.raw) m.wire.raw = this.wire[m.wire.dir].slice(m.wire.start, m.wire.end, this.options.maxKeptBytes);
+    if (this.label !== '') {
+      // Through the chain to root TCP ranges: the message's own extents, or its one range.
+      const below: Record<string, number> = {};
+      const local = m.wire.extents ?? [m.wire.start, m.wire.end];
+      const out: number[] = [];
+      for (let i = 0; i < local.length; i += 2) {
+        const r = this.base.resolve(m.wire.dir, local[i], local[i + 1], below);
+        if (r === null) out.push(local[i], local[i + 1]);
+        else for (const x of r) out.push(x);
+      }
+      m.wire.extents = out;
+      m.wire.below = below;
+    }
+    this.sink.message(this.conn, m);
+  }
+
+  warn(frame: number, code: AnomalyCode, message: string): void {
+    this.sink.warning(frame, code, message);
+  }
+
+  framesFor(dir: Dir, start: number, end: number): number[] {
+    return this.base.framesFor(dir, start, end);
+  }
+
+  timeAt(dir: Dir, offset: number): number {
+    return this.base.timeAt(dir, offset);
+  }
+
+  frameAt(dir: Dir, offset: number): number {
+    // Without frame maps, the frame being processed is the one a warning concerns.
+    return this.options.trace ? this.base.frameAt(dir, offset) : this.lastFrame[dir];
+  }
+
+  release(dir: Dir, offset: number): void {
+    this.base.release(dir, offset);
+    this.wire?.[dir].release(offset);
+  }
+
+  handoffBy(table: HandoffTable, key: string, params: unknown): Dissector | null {
+    const name = this.registry.tables[table][key];
+    return name === undefined ? null : this.handoff(name, params);
+  }
+
+  lookup(table: HandoffTable, key: string): string | undefined {
+    return this.registry.tables[table][key];
+  }
+
+  setProtocol(protocol: string): void {
+    this.sink.protocol(this.conn, protocol);
+  }
+
+  info(key: string, value: unknown): void {
+    this.sink.info?.(this.conn, key, value);
   }
 
   /** Starts the layer named, without probing (a child stream whose protocol its parent knows). */
@@ -195,25 +216,19 @@ export class StreamHost {
     return this.current;
   }
 
-  private handoff(name: string, params: unknown): Dissector {
+  handoff(name: string, params: unknown): Dissector {
     const spec = name === this.registry.fallback.name ? this.registry.fallback : this.registry.specs.find((s) => s.name === name);
     if (!spec) throw new Error(`no dissector named ${name}`);
     return this.start(spec, params);
   }
 
   /** A child stream of this one, with its own offsets mapped onto this stream's (see OffsetMap). */
-  private openChild(layer: string, name: string | undefined, params: unknown): ChildStream {
+  openChild(layer: string, name?: string, params?: unknown): ChildStream {
     const maps: [OffsetMap, OffsetMap] = [new OffsetMap(), new OffsetMap()];
     const parent = this.base;
     const ctx = this.ctx;
     const childBase: StreamBase = {
-      framesFor(dir, start, end) {
-        const ext = maps[dir].extents(start, end);
-        if (ext.length === 2) return parent.framesFor(dir, ext[0], ext[1]);
-        const out: number[] = [];
-        for (let i = 0; i < ext.length; i += 2) for (const f of parent.framesFor(dir, ext[i], ext[i + 1])) out.push(f);
-        return sortedUnique(out);
-      },
+      framesFor: (dir, start, end) => framesOfExtents((s, e) => parent.framesFor(dir, s, e), maps[dir].extents(start, end)),
       timeAt: (dir, offset) => parent.timeAt(dir, maps[dir].toParent(offset)),
       frameAt: (dir, offset) => ctx.frameAt(dir, maps[dir].toParent(offset)),
       release(dir, offset) {

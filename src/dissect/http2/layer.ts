@@ -1,9 +1,10 @@
 import type { Dir, StreamChunk } from '../../reassembly/types.js';
 import { ByteKeeper, textOrHex } from '../bytes.js';
 import { headerValue } from '../headers.js';
-import { OffsetMap } from '../offsetmap.js';
+import { framesOfExtents } from '../framemap.js';
+import { extentBytes, OffsetMap } from '../offsetmap.js';
 import { SseParser, type ParsedSseEvent } from '../sse.js';
-import type { DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Message, Role, SseComment, SseEvent, LayerMessage } from '../types.js';
+import type { DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Role, SseComment, SseEvent, LayerMessage } from '../types.js';
 import { FLAGS, FRAME_TYPES, FrameReader, probeClientPreface, SETTINGS, type Http2Frame } from './frames.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 
@@ -26,6 +27,8 @@ interface Half {
   emitted: boolean;
   /** HEADERS and CONTINUATION fragments of a header block still open (RFC 9113 §6.10). */
   block: Uint8Array[] | null;
+  /** The HEADERS that opened the block had END_STREAM (a request without a body). */
+  endOnHeaders: boolean;
 }
 
 interface Stream {
@@ -33,7 +36,7 @@ interface Stream {
   halves: [Half, Half];
 }
 
-const newHalf = (): Half => ({ headers: null, extents: [], bodyLength: 0, body: null, sse: null, bodyMap: null, sseStart: 0, emitted: false, block: null });
+const newHalf = (): Half => ({ headers: null, extents: [], bodyLength: 0, body: null, sse: null, bodyMap: null, sseStart: 0, emitted: false, block: null, endOnHeaders: false });
 
 /**
  * HTTP/2 (RFC 9113): frames, HPACK per direction (RFC 7541), and each stream as one HTTP
@@ -87,7 +90,7 @@ class Http2Layer implements Dissector {
         const h = s.halves[dir];
         h.extents.push(start, end);
         (h.block ??= []).push(f.payload.slice());
-        if (f.type === FRAME_TYPES.HEADERS && f.flags & FLAGS.END_STREAM) (h as Half & { endOnHeaders?: boolean }).endOnHeaders = true;
+        if (f.type === FRAME_TYPES.HEADERS && f.flags & FLAGS.END_STREAM) h.endOnHeaders = true;
         if (!(f.flags & FLAGS.END_HEADERS)) return;
         const joined = Buffer.concat(h.block);
         h.block = null;
@@ -99,7 +102,7 @@ class Http2Layer implements Dissector {
           this.stop(dir);
           return;
         }
-        const ended = (h as Half & { endOnHeaders?: boolean }).endOnHeaders === true;
+        const ended = h.endOnHeaders;
         if (h.headers === null) {
           // RFC 9113 §8.1: an interim (1xx) response is followed by the final one.
           const status = headerValue(list, ':status');
@@ -255,10 +258,7 @@ class Http2Layer implements Dissector {
   }
 
   private framesOf(dir: Dir, ext: number[]): number[] {
-    if (ext.length === 2) return this.ctx.framesFor(dir, ext[0], ext[1]);
-    const out = new Set<number>();
-    for (let i = 0; i < ext.length; i += 2) for (const f of this.ctx.framesFor(dir, ext[i], ext[i + 1])) out.add(f);
-    return [...out].sort((a, b) => a - b);
+    return framesOfExtents((s, e) => this.ctx.framesFor(dir, s, e), ext);
   }
 
   private controlOf(dir: Dir, h: Half, role: Role): void {
@@ -272,17 +272,16 @@ class Http2Layer implements Dissector {
 
   /** Frames of the layer itself (control frames, the preface): a message, all framing. */
   private controlExtents(dir: Dir, ext: number[], role: Role): void {
-    let length = 0;
-    for (let i = 0; i < ext.length; i += 2) length += ext[i + 1] - ext[i];
-    const m = {
+    const length = extentBytes(ext);
+    const m: LayerMessage = {
       kind: 'h2-control',
       from: dir === 0 ? 'client' : 'server',
       frames: this.framesOf(dir, ext),
       time: this.ctx.timeAt(dir, ext[0]),
       length,
       wire: { dir, start: ext[0], end: ext[ext.length - 1], role, useful: 0, extents: ext.slice() },
-    } as unknown as LayerMessage;
-    this.ctx.emit(m as Message);
+    };
+    this.ctx.emit(m);
   }
 
   /** Lets go of bytes every stream is done with: the oldest frame a message still waits for. */

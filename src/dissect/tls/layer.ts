@@ -49,7 +49,6 @@ interface Side {
   /** Bytes were lost: nothing more of this direction is framed or decrypted. */
   stopped: boolean;
   records: number;
-  appRecords: number;
   /** End time of the last application-data record (for runs, without keys). */
   lastAppEnd: number;
   /** TLS 1.3 without keys: this side's encrypted handshake is over (its first application record is its Finished, for the client). */
@@ -60,7 +59,7 @@ function newSide(): Side {
   return {
     buf: new Uint8Array(0), have: 0, need: 5, recordStart: 0, firstFrame: 0, firstTime: 0,
     handshake: new HandshakeReader(), decrypter: null, appDecrypter: null, changedCipher: false,
-    stopped: false, records: 0, appRecords: 0, lastAppEnd: -1, handshakeDone: false,
+    stopped: false, records: 0, lastAppEnd: -1, handshakeDone: false,
   };
 }
 
@@ -368,7 +367,6 @@ class TlsLayer implements Dissector {
       this.own(dir, start, end, 'tls-alert', 'close', 0);
       return;
     }
-    s.appRecords++;
     let role: Role;
     if (this.lastApp === dir && s.lastAppEnd >= 0 && this.ctx.timeAt(dir, start) - s.lastAppEnd <= RUN_SECONDS) role = 'more';
     else role = dir === 0 ? 'request' : 'answer';
