@@ -12,6 +12,7 @@ import { Reassembler } from './reassembly/tcp.js';
 import type { Connection, Dir, ReassemblyStats, SegmentInfo, StreamChunk, StreamConsumer } from './reassembly/types.js';
 import { addPacket, emptyFigures, type Figures } from './analysis/figures.js';
 import { UpdateTracker, type Latency, type SetupNote, type Update } from './analysis/updates.js';
+import { ByteLedger, type ByteAccounting } from './analysis/accounting.js';
 
 /** Connections listed in the report when messages are not collected (the summary shows a few). */
 const MAX_LISTED_CONNECTIONS = 1000;
@@ -50,6 +51,8 @@ export interface CaptureReport {
   overall: Figures;
   /** Link + network header bytes (and padding) over all TCP packets, plus whole non-TCP frames. */
   linkNetBytes: number;
+  /** Where the bytes of the TCP packets went, per direction, by layer and role (analysis/accounting.ts). */
+  bytes: ByteAccounting;
   /** Packets that carry no TCP sockstat can use, by kind. */
   otherPackets: Record<string, number>;
   /** Every connection with collectMessages; otherwise the first MAX_LISTED_CONNECTIONS. */
@@ -142,11 +145,15 @@ async function run(name: string, options: AnalyzeOptions, read: (a: Analysis) =>
  */
 class LazyDissector implements StreamConsumer {
   private d: ConnectionDissector | null = null;
-  constructor(private readonly make: () => ConnectionDissector) {}
+  constructor(private readonly make: () => ConnectionDissector, private readonly ledger: ByteLedger, private readonly id: number) {}
   data(dir: Dir, chunk: StreamChunk): void {
+    // Counted here, as the reassembler hands them on: the ledger's count of delivered bytes
+    // owes nothing to what the layers make of them.
+    this.ledger.delivered(this.id, dir, chunk.offset, chunk.bytes.length);
     (this.d ??= this.make()).data(dir, chunk);
   }
   gap(dir: Dir, offset: number, length: number, frame: number): void {
+    this.ledger.gap(this.id, dir, offset, length);
     (this.d ??= this.make()).gap(dir, offset, length, frame);
   }
   end(dir: Dir, reason: 'fin' | 'rst' | 'eof', frame: number): void {
@@ -167,6 +174,7 @@ class Analysis {
   private readonly protocols: Record<string, number> = {};
   private connectionCount = 0;
   private readonly tracker: UpdateTracker;
+  private readonly ledger: ByteLedger;
   private readonly track: boolean;
   private readonly decoder = new PacketDecoder();
   private readonly reassembler: Reassembler;
@@ -186,6 +194,9 @@ class Analysis {
     this.dissectOptions = { ...DEFAULT_DISSECT_OPTIONS, ...options.dissect };
     this.tracker = new UpdateTracker(options.keepUpdates ?? false, options.onUpdate);
     this.track = options.updates ?? true;
+    this.tracker.onSplitMismatch = (frame, text) => this.warning(frame || null, 'update-split-unfitted', text);
+    this.ledger = new ByteLedger((connection, dir, what) =>
+      this.warning(this.lastFrame || null, 'accounting-mismatch', `connection ${connection}, ${dir === 0 ? 'client to server' : 'server to client'}: ${what}`));
     const self = this;
     this.reassembler = new Reassembler({
       connection(conn: Connection) {
@@ -206,7 +217,7 @@ class Analysis {
           },
           protocol: (c, p) => self.protocol(report, c, p),
         };
-        return new LazyDissector(() => new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions));
+        return new LazyDissector(() => new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions), self.ledger, conn.id);
       },
       closed(conn: Connection) {
         if (self.track) self.tracker.closed(conn);
@@ -218,6 +229,7 @@ class Analysis {
       },
       forget(conn: Connection) {
         if (self.track) self.tracker.forget(conn);
+        self.ledger.forget(conn.id);
         const c = self.conns.get(conn.id);
         if (c) {
           self.protocols[c.protocol] = (self.protocols[c.protocol] ?? 0) + 1;
@@ -225,6 +237,7 @@ class Analysis {
         }
       },
       segment(info: SegmentInfo) {
+        self.ledger.segment(info);
         if (self.track) self.tracker.segment(info);
       },
       warning(frame: number, code: AnomalyCode, message: string) {
@@ -291,7 +304,8 @@ class Analysis {
   }
 
   private message(c: ConnectionReport, conn: Connection, m: Message): void {
-    if (this.track) this.tracker.message(conn, m);
+    const lost = this.ledger.message(conn.id, m);
+    if (this.track) this.tracker.message(conn, m, lost);
     c.messageCount++;
     if (this.options.collectMessages) {
       c.messages.push(m);
@@ -311,6 +325,7 @@ class Analysis {
   finish(info: CaptureInfo, error: string | null): CaptureReport {
     this.reassembler.finish(this.lastFrame);
     const updates = this.tracker.finish();
+    const bytes = this.ledger.finish();
     const { setup, teardown, late } = this.tracker.setupFigures();
     for (const c of this.conns.values()) this.protocols[c.protocol] = (this.protocols[c.protocol] ?? 0) + 1;
     return {
@@ -322,6 +337,7 @@ class Analysis {
       duration: Math.round(this.lastTime * 1e6) / 1e6,
       overall: this.overall,
       linkNetBytes: this.linkNetBytes,
+      bytes,
       otherPackets: this.other,
       connections: this.listed,
       connectionCount: this.connectionCount,

@@ -20,6 +20,9 @@ interface Anomaly {
 const A = (severity: Severity, description: string, listed = 100): Anomaly => ({ severity, listed, description });
 
 export const ANOMALIES = {
+  // analysis/
+  'accounting-mismatch': A('error', 'bytes claimed by two messages, claimed past the end of the stream, or a message whose payload and lower framing exceed its bytes: a layer miscounted (please report the capture)'),
+  'update-split-unfitted': A('warn', "an update whose messages' payload and TLS framing do not fit its own packets (their bytes rode in other updates' packets): its split is cut to fit"),
   // capture/
   'capture-version': A('warn', 'a pcap file of a version other than 2.4'),
   'capture-length': A('warn', 'a record whose original length is less than its captured length'),

@@ -37,8 +37,15 @@ export const LIMITS = {
   unansweredRequests: 1024,
   /** Packets waiting for the message that holds their key byte, per connection. */
   pendingPackets: 10_000,
+  /**
+   * Message ranges the update tracker keeps per direction while their packets are not yet
+   * placed (a packet carrying this many messages); past it the oldest are let go.
+   */
+  messageRangesPerDirection: 1024,
   /** Frame numbers listed per message or update (more are counted, not listed). */
   framesListed: 10_000,
+  /** Separate claimed ranges kept per direction for the byte accounting's checks (older ones are counted and let go). */
+  accountingRanges: 4096,
   /** Latencies kept for the medians. */
   latencySamples: 100_000,
   /** pcapng interfaces, and comments kept (counted beyond). */

@@ -140,12 +140,18 @@ describe('--payloads alone counts no updates', () => {
 describe('--stats in every format', () => {
   test('csv and json carry the same figures as markdown', async () => {
     const csv = (await run('--stats', 'csv', 'fixtures/demo-tcp.pcap')).stdout.trim().split('\n');
-    expect(csv[0]).toBe('table,pcap,total_packets,app_packets,frame_bytes,tcp_bytes,app_bytes,link_ip_bytes,tcp_header_bytes,app_framing_bytes,payload_bytes,useful_percent');
+    expect(csv[0]).toBe('table,pcap,total_packets,app_packets,frame_bytes,tcp_bytes,app_bytes,link_ip_bytes,tcp_header_bytes,app_framing_bytes,payload_bytes,useful_percent,' +
+      'direction,resent_bytes,tls_layer_framing_bytes,http_layer_framing_bytes,http2_layer_framing_bytes,websocket_layer_framing_bytes,sse_layer_framing_bytes,layer_payload_bytes,unclaimed_bytes,lost_bytes');
+    const none = ',,,,,,,,,,';
+    // The byte-accounting rows' figures per direction are tshark's (frame.len - tcp.hdr_len -
+    // tcp.len, tcp.hdr_len, tcp.len summed by tcp.dstport): 374/360/15 to the server, 238/232/60 back.
     expect(csv.slice(1)).toEqual([
-      'overall,demo-tcp.pcap,18,7,1279,592,75,,,,,',
-      'perUpdate,demo-tcp.pcap,3,2,213,96,15,,,,,',
-      'serverToClient,demo-tcp.pcap,2,1,142,64,10,,,,,',
-      'overhead,demo-tcp.pcap,,,,,,102,96,0,15,7.0',
+      `overall,demo-tcp.pcap,18,7,1279,592,75,,,,,${none}`,
+      `perUpdate,demo-tcp.pcap,3,2,213,96,15,,,,,${none}`,
+      `serverToClient,demo-tcp.pcap,2,1,142,64,10,,,,,${none}`,
+      `overhead,demo-tcp.pcap,,,,,,102,96,0,15,7.0${none}`,
+      'bytes,demo-tcp.pcap,,,,,,374,360,,,,client to server,0,0,0,0,0,0,15,0,0',
+      'bytes,demo-tcp.pcap,,,,,,238,232,,,,server to client,0,0,0,0,0,0,60,0,0',
     ]);
     const json = JSON.parse((await run('--stats', 'json', 'fixtures/demo-tcp.pcap')).stdout);
     expect(json.captures[0]).toMatchObject({ overall: { totalPackets: 18, frameBytes: 1279 }, steadyState: { totalPackets: 3, frameBytes: 213, serverOnly: { frameBytes: 142 } }, updateCount: 3 });

@@ -10,7 +10,7 @@ import type { Connection, SegmentInfo } from '../src/reassembly/types.js';
 
 const conn = { id: 1 } as unknown as Connection;
 function seg(frame: number): SegmentInfo {
-  return { conn, dir: 1, frame, time: frame, frameBytes: 100, linkNetBytes: 14, tcpBytes: 32, appBytes: 10, flags: 0, offset: 0, ackOffset: -1, retransmission: false };
+  return { conn, dir: 1, frame, time: frame, frameBytes: 100, linkNetBytes: 14, tcpBytes: 32, appBytes: 10, flags: 0, offset: 0, ackOffset: -1, retransmission: false, newOffset: 0 };
 }
 
 describe('pending packets', () => {

@@ -1,3 +1,4 @@
+import { ByteLedger } from '../src/analysis/accounting.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -290,6 +291,7 @@ function emptyReport(): CaptureReport {
     reassembly: { connections: 0, retransmittedSegments: 0, retransmittedBytes: 0, outOfOrderSegments: 0, overlapBytes: 0, gaps: 0, gapBytes: 0 },
     updates: [], updateCount: 0, steady: null, steadyByProtocol: [], setupNotes: [], latency: { requestToFirstByte: null, lastByteToAck: null }, setup: figures, teardown: figures, late: figures,
     warnings: [], warningCount: 0, comments: [], error: null,
+    bytes: new ByteLedger(() => undefined).finish(),
   };
 }
 

@@ -3,6 +3,7 @@ import { TCP_FIN, TCP_RST, TCP_SYN } from '../decode/tcp.js';
 import type { Connection, Dir, SegmentInfo } from '../reassembly/types.js';
 import type { Figures } from './figures.js';
 import { LIMITS } from '../limits.js';
+import { roleOf } from './roles.js';
 
 /** Where the bytes of a group of packets go. The four parts add up to Frame Bytes. */
 export interface Overhead {
@@ -46,7 +47,7 @@ export interface Update {
 function copySegment(p: SegmentInfo): SegmentInfo {
   return {
     conn: p.conn, dir: p.dir, frame: p.frame, time: p.time, frameBytes: p.frameBytes, linkNetBytes: p.linkNetBytes,
-    tcpBytes: p.tcpBytes, appBytes: p.appBytes, flags: p.flags, offset: p.offset, ackOffset: p.ackOffset, retransmission: p.retransmission,
+    tcpBytes: p.tcpBytes, appBytes: p.appBytes, flags: p.flags, offset: p.offset, ackOffset: p.ackOffset, retransmission: p.retransmission, newOffset: p.newOffset,
   };
 }
 
@@ -109,6 +110,9 @@ export class Group extends Slot {
   candidate = false;
   /** Opened by a push (an SSE event, a server message) that answered no request. */
   pushed = false;
+  /** The end of its last message range in each direction: its packets are placed once the stream passed them. */
+  lastByte0 = 0;
+  lastByte1 = 0;
   constructor(public conn: ConnState | null) {
     super(null);
     this.target = this;
@@ -165,9 +169,15 @@ export class Group extends Slot {
 
 /** Where an update's bytes go; the TLS part only where there is one, so cleartext reports stay as they were. */
 function overhead(linkNet: number, tcpHeaders: number, appBytes: number, payload: number, tls: number): Overhead {
-  const tlsPart = Math.min(tls, appBytes - payload);
-  const o: Overhead = { linkNet, tcpHeaders, framing: appBytes - payload - tlsPart, payload };
-  if (tlsPart > 0) o.tls = tlsPart;
+  // A split that does not fit its packets (messages whose bytes rode in other updates' packets
+  // in a way the moves in UpdateTracker.carried do not follow) is said when the update is
+  // handed over (update-split-unfitted) and cut to fit, never silently.
+  if (payload < 0) payload = 0;
+  if (tls < 0) tls = 0;
+  if (payload > appBytes) payload = appBytes;
+  if (tls > appBytes - payload) tls = appBytes - payload;
+  const o: Overhead = { linkNet, tcpHeaders, framing: appBytes - payload - tls, payload };
+  if (tls > 0) o.tls = tls;
   return o;
 }
 
@@ -283,7 +293,7 @@ export class ShapeTable {
     const r = this.rows;
     const ro = i * ShapeTable.ROW;
     const figures: Figures = { totalPackets: r[ro + 1], appPackets: r[ro + 2], frameBytes: r[ro], tcpBytes: r[ro + 3], appBytes: r[ro + 4] };
-    const payload = Math.min(k[o + 6], figures.appBytes);
+    const payload = k[o + 6];
     const tls = k[o + 14];
     return {
       index: k[o + 1],
@@ -355,6 +365,13 @@ const MAX_RANGES = 16;
 const RING = 2 * MAX_RANGES + 1;
 
 /**
+ * Entries a Ranges may grow to while its ranges still have packets to place (a packet that
+ * carries a hundred WebSocket messages, or SSE events: all of them are registered before the
+ * packet is placed, and the one that holds its first byte must still be there).
+ */
+const MAX_RING = LIMITS.messageRangesPerDirection;
+
+/**
  * The stream ranges of one direction's recent messages and the slots their packets go to, in
  * a fixed ring: pushing and trimming allocate nothing. (Arrays trimmed by splice got new
  * backing stores, young memory held by long-lived connection state: most of what the
@@ -366,6 +383,12 @@ class Ranges {
   // hold a million of them (each connection's state is what the short-connection load costs).
   private starts = new Float64Array(4);
   private ends = new Float64Array(4);
+  /**
+   * Per range, what of its message's bytes is not yet moved to another update's packets (see
+   * UpdateTracker.carried): its TLS framing, its own framing, its payload; three numbers a
+   * range, in one array.
+   */
+  private budget = new Float64Array(12);
   private slots: Array<Slot | null> = [null, null, null, null];
   /** Ring position of the oldest range. */
   private head = 0;
@@ -383,46 +406,90 @@ class Ranges {
     return i >= this.capacity ? i - this.capacity : i;
   }
 
-  /** Doubles the ring (up to RING), oldest range first. */
+  /** End of the last data packet placed: ranges that end before it have placed their packets. */
+  placedEnd = 0;
+  /** Largest end of a range let go: a byte below it not found belongs to a message forgotten. */
+  forgottenEnd = 0;
+
+  /** Doubles the ring (to RING, or to MAX_RING while ranges wait for their packets), oldest range first. */
   private grow(): void {
-    const n = Math.min(RING, this.capacity * 2);
+    this.resize(Math.min(this.count >= RING ? MAX_RING : RING, this.capacity * 2));
+  }
+
+  private resize(n: number): void {
     const starts = new Float64Array(n);
     const ends = new Float64Array(n);
+    const budget = new Float64Array(3 * n);
     const slots = new Array<Slot | null>(n).fill(null);
     for (let k = 0; k < this.count; k++) {
       const i = this.at(k);
       starts[k] = this.starts[i];
       ends[k] = this.ends[i];
+      budget.set(this.budget.subarray(3 * i, 3 * i + 3), 3 * k);
       slots[k] = this.slots[i];
     }
     this.starts = starts;
     this.ends = ends;
+    this.budget = budget;
     this.slots = slots;
     this.head = 0;
   }
 
-  push(start: number, end: number, slot: Slot): void {
-    if (this.count === this.capacity) this.grow();
+  push(start: number, end: number, slot: Slot, tls = 0, framing = 0, useful = 0): number {
+    if (this.count === this.capacity) {
+      if (this.capacity < MAX_RING) this.grow();
+      else this.keep(MAX_RANGES - 1, true);
+    }
     const i = this.at(this.count);
     this.starts[i] = start;
     this.ends[i] = end;
     this.slots[i] = slot;
+    this.budget[3 * i] = tls;
+    this.budget[3 * i + 1] = framing;
+    this.budget[3 * i + 2] = useful;
     this.count++;
     if (end > this.maxEnd) this.maxEnd = end;
-    // Trimmed in batches, not per message.
-    if (this.count > 2 * MAX_RANGES) this.keep(MAX_RANGES - 1, true);
+    // Trimmed in batches, not per message (the newest range keeps its place).
+    if (this.count > 2 * MAX_RANGES) this.trim();
+    return i;
+  }
+
+  /**
+   * Drops old ranges down to the last MAX_RANGES - 1 and the oldest, but only those whose
+   * packets were placed (their end is at or below placedEnd): one still waiting for its packet
+   * stays. A ring grown past RING shrinks back once it can.
+   */
+  private trim(): void {
+    let drop = 0;
+    const most = this.count - MAX_RANGES;
+    while (drop < most && this.ends[this.at(drop + 1)] <= this.placedEnd) drop++;
+    if (drop > 0) this.keep(this.count - drop - 1, true);
+    if (this.capacity > RING && this.count < RING) this.resize(RING);
+  }
+
+  /** Keeps the last n ranges, and any older one whose packets were not all placed yet. */
+  keepPlaced(n: number): void {
+    let drop = 0;
+    while (drop < this.count - n && this.ends[this.at(drop)] <= this.placedEnd) drop++;
+    if (drop > 0) this.keep(this.count - drop, false);
   }
 
   /** Keeps the last n ranges, and the oldest one (the handshake's) when asked. */
   keep(n: number, first: boolean): void {
     const drop = this.count - n - (first ? 1 : 0);
     if (drop <= 0) return;
+    // The ranges let go: the drop after the oldest when it stays, else the drop oldest.
+    for (let k = first ? 1 : 0, last = first ? drop : drop - 1; k <= last; k++) {
+      const e = this.ends[this.at(k)];
+      if (e > this.forgottenEnd) this.forgottenEnd = e;
+    }
     if (first) {
       // The oldest moves to the place of the last one dropped, just before the n kept.
       const from = this.head;
       const to = this.at(drop);
       this.starts[to] = this.starts[from];
       this.ends[to] = this.ends[from];
+      this.budget.copyWithin(3 * to, 3 * from, 3 * from + 3);
       this.slots[to] = this.slots[from];
     }
     for (let k = 0; k < drop; k++) this.slots[this.at(k)] = null;
@@ -446,6 +513,52 @@ class Ranges {
     return null;
   }
 
+  /** Ring position of the latest range that starts at `start`, or -1. */
+  startingAt(start: number): number {
+    for (let k = this.count - 1; k >= 0; k--) {
+      const i = this.at(k);
+      if (this.starts[i] === start) return i;
+    }
+    return -1;
+  }
+
+  /**
+   * Calls fn(ring position, start) for every range that starts inside (from, to): messages
+   * whose first bytes a packet that began before them carried.
+   */
+  startingIn(from: number, to: number, fn: (i: number, start: number) => void): void {
+    for (let k = 0; k < this.count; k++) {
+      const i = this.at(k);
+      const st = this.starts[i];
+      if (st > from && st < to) fn(i, st);
+    }
+  }
+
+  slotAt(i: number): Slot {
+    return this.slots[i]!;
+  }
+
+  endAt(i: number): number {
+    return this.ends[i];
+  }
+
+  /**
+   * Takes the leading `n` bytes of range i's message out of its budget: TLS framing first,
+   * then its own framing (heads come first), then payload. Returns [tls, payload] taken.
+   */
+  takeLead(i: number, n: number): [number, number] {
+    const b = this.budget;
+    const t = Math.min(n, b[3 * i]);
+    b[3 * i] -= t;
+    n -= t;
+    const f = Math.min(n, b[3 * i + 1]);
+    b[3 * i + 1] -= f;
+    n -= f;
+    const u = Math.min(n, b[3 * i + 2]);
+    b[3 * i + 2] -= u;
+    return [t, u];
+  }
+
   /** Calls fn for the slot of every range that lies wholly within [from, to). */
   within(from: number, to: number, fn: (slot: Slot) => void): void {
     for (let k = 0; k < this.count; k++) {
@@ -462,6 +575,8 @@ class Ranges {
     }
   }
 }
+/** Updates of a connection kept open while their packets are awaited, before the oldest is handed over anyway. */
+const MAX_OPEN_UPDATES = 64;
 /** Packets waiting for their message, per direction, before the oldest is given up. */
 const MAX_PENDING = LIMITS.pendingPackets;
 /** How far from the back of the queue a packet may be slotted in: beyond, it is too far out of order to wait. */
@@ -621,6 +736,8 @@ class ConnState {
   lastDataStart: [number, number] = [-1, -1];
   lastDataEnd: [number, number] = [-1, -1];
   lastData: [Group | null, Group | null] = [null, null];
+  /** The slot the last data packet placed in each direction went to, push or not. */
+  lastDataSlot: [Slot | null, Slot | null] = [null, null];
   /** Where the last message of each direction went (for a message of role 'more'). */
   lastSlot: [Slot | null, Slot | null] = [null, null];
   protocol = 'tcp';
@@ -670,6 +787,9 @@ export class UpdateTracker {
   /** Packets that arrived for an update after it was reported. */
   readonly late: Group;
   private pageLoadSeen = false;
+  /** Updates whose split of bytes did not fit their packets (each also said through onSplitMismatch, and cut to fit). */
+  splitMismatches = 0;
+  onSplitMismatch?: (frame: number, text: string) => void;
   /** What the set-up holds beyond handshakes, and why: the summary and JSON say it. */
   readonly setupNotes: Array<SetupNote & { connection: number }> = [];
 
@@ -718,7 +838,12 @@ export class UpdateTracker {
       return;
     }
     if (p.appBytes > 0) {
-      this.place(s, p, p.dir, p.offset, false);
+      // Sequence numbers before the stream's first byte (a segment that overlaps the SYN's)
+      // carry no stream byte: the packet is keyed by its first one.
+      // When no message holds its first byte and it overlaps bytes given up as lost, its first new byte keys it.
+      let key = p.offset < 0 ? 0 : p.offset;
+      if (p.newOffset > key && s.ranges[p.dir].find(key) === null) key = p.newOffset;
+      this.place(s, p, p.dir, key, false);
       return;
     }
     const back = (p.dir ^ 1) as Dir;
@@ -731,16 +856,22 @@ export class UpdateTracker {
     (s.latest ?? this.setup).add(p, false);
   }
 
-  message(conn: Connection, m: Message): void {
-    const role: Role = m.wire.role;
+  /**
+   * `lost`: bytes of the message that were never captured (a kept WebSocket frame a loss cut;
+   * analysis/accounting.ts finds them): its payload is what its update's packets carried.
+   */
+  message(conn: Connection, m: Message, lost = 0): void {
+    const role: Role = roleOf(m);
     if (role === 'none') return;
     const s = this.state(conn);
+    // Lost bytes come out of the payload first, as the byte accounting takes them.
+    const useful = m.wire.useful - Math.min(lost, m.wire.useful);
     let slot: Slot;
     switch (role) {
       case 'request': {
         const g = this.openGroup(s, m.kind === 'http-request');
         g.kinds.push(m.kind);
-        g.useful += m.wire.useful;
+        g.useful += useful;
         s.unanswered.push(g);
         slot = g;
         break;
@@ -755,7 +886,7 @@ export class UpdateTracker {
         }
         if (g.candidate) this.decide(s, g, m.kind === 'http-response' ? setupReason(m, this.pageLoadSeen) : null);
         g.kinds.push(m.kind);
-        g.useful += m.wire.useful;
+        g.useful += useful;
         for (const pre of s.preludes) pre.settle(g);
         if (s.preludes.length > 0) s.preludes = [];
         slot = g;
@@ -782,7 +913,7 @@ export class UpdateTracker {
       case 'more':
         // The rest of the message before it in this direction (a TLS record of a run): where that went.
         slot = s.lastSlot[m.wire.dir] ?? s.latest ?? this.setup;
-        if (slot instanceof Group) slot.useful += m.wire.useful;
+        if (slot instanceof Group) slot.useful += useful;
         break;
     }
     if (!s.sawMessage) {
@@ -790,11 +921,41 @@ export class UpdateTracker {
       s.handshake.settle(slot.target ?? this.setup);
     }
     s.lastSlot[m.wire.dir] = slot;
-    const tls = m.wire.below?.tls;
+    const tls = m.wire.below?.tls ?? 0;
     if (tls && slot instanceof Group) slot.tlsFraming += tls;
     const ext = m.wire.extents;
-    if (ext === undefined) this.register(s, m.wire.dir, m.wire.start, m.wire.end, slot);
-    else for (let i = 0; i < ext.length; i += 2) this.register(s, m.wire.dir, ext[i], ext[i + 1], slot);
+    if (ext === undefined) this.register(s, m.wire.dir, m.wire.start, m.wire.end, slot, tls, m.wire.end - m.wire.start - lost - useful - tls, useful);
+    else {
+      let bytes = -lost;
+      for (let i = 0; i < ext.length; i += 2) bytes += ext[i + 1] - ext[i];
+      // The message's parts go with its first range: a packet that began before it carries its first bytes.
+      for (let i = 0; i < ext.length; i += 2) this.register(s, m.wire.dir, ext[i], ext[i + 1], slot, i === 0 ? tls : 0, i === 0 ? bytes - useful - tls : 0, i === 0 ? useful : 0);
+    }
+  }
+
+  /** The group a slot's packets end up in, or null while that is not known (a prelude waiting). */
+  private final(slot: Slot): Group | null {
+    let x: Slot = slot;
+    while (x.target !== null && x.target !== x) x = x.target;
+    return x.target === x ? (x as Group) : null;
+  }
+
+  /**
+   * `n` leading bytes of range i's message rode in a packet that went to `carrier` (the packet
+   * began in an earlier message: a TLS 1.3 client's Finished and first request in one segment,
+   * a pipelined request). The packet's bytes are the carrier's, so what those bytes were (TLS
+   * framing, the message's own framing, payload) moves there too: an update's split is of its
+   * own packets' bytes, and its parts add up to them without a clamp.
+   */
+  private carried(ranges: Ranges, i: number, carrier: Slot, n: number): void {
+    const from = this.final(ranges.slotAt(i));
+    const to = this.final(carrier);
+    if (from === null || to === null || from === to || n <= 0) return;
+    const [t, u] = ranges.takeLead(i, n);
+    from.tlsFraming -= t;
+    to.tlsFraming += t;
+    from.useful -= u;
+    to.useful += u;
   }
 
   private openGroup(s: ConnState, httpRequest: boolean): Group {
@@ -815,8 +976,20 @@ export class UpdateTracker {
     g.index = ++this.created;
     this.openNow++;
     s.open.push(g);
-    // Three updates on, nothing more will join the oldest: hand it over.
-    if (s.open.length > 3) this.handOver(s.open.shift()!);
+    this.handOverReady(s);
+  }
+
+  /**
+   * Three updates on, nothing more will join the oldest: it is handed over, once the packets
+   * of its messages are placed (a packet carrying the end of a long event and the next few
+   * events completes them all before it is placed itself). Past MAX_OPEN_UPDATES, at once.
+   */
+  private handOverReady(s: ConnState): void {
+    while (s.open.length > 3) {
+      const g = s.open[0];
+      if (s.open.length <= MAX_OPEN_UPDATES && (g.lastByte0 > s.ranges[0].placedEnd || g.lastByte1 > s.ranges[1].placedEnd)) return;
+      this.handOver(s.open.shift()!);
+    }
   }
 
   /** A candidate exchange turns out to be set-up (for the reason given) or an update (null). */
@@ -839,9 +1012,10 @@ export class UpdateTracker {
     const s = this.conns.get(conn.id);
     if (!s) return;
     this.settleConnection(s);
-    // Only the ACK of a FIN and stray retransmissions can follow: keep the last few ranges.
-    s.ranges[0].keep(4, false);
-    s.ranges[1].keep(4, false);
+    // Only the ACK of a FIN and stray retransmissions can follow: keep the last few ranges,
+    // and those whose packet is still to come (the FIN's own data is placed after this).
+    s.ranges[0].keepPlaced(4);
+    s.ranges[1].keepPlaced(4);
     s.unanswered = [];
   }
 
@@ -890,6 +1064,10 @@ export class UpdateTracker {
       }
     }
     this.count++;
+    if (g.useful < 0 || g.tlsFraming < 0 || g.useful + g.tlsFraming > g.appBytes) {
+      this.splitMismatches++;
+      this.onSplitMismatch?.(g.frames[0] ?? 0, `update ${g.index}: ${g.useful} bytes of payload and ${g.tlsFraming} of TLS framing do not fit its ${g.appBytes} bytes of TCP payload: its split is cut to fit`);
+    }
     const toFirstByte = requestToFirstByte(g);
     const toAck = lastByteToAck(g);
     if (toFirstByte !== null && this.latencyCount[0] < MAX_LATENCY_SAMPLES) this.latencies[0][this.latencyCount[0]++] = toFirstByte;
@@ -919,7 +1097,7 @@ export class UpdateTracker {
   private toUpdate(g: Group): Update {
     const p = g.protocol;
     const push = p === 'tcp' || p === 'sse' || p === 'websocket';
-    const payload = Math.min(g.useful, g.appBytes);
+    const payload = g.useful;
     return {
       index: g.index,
       connection: g.connId,
@@ -933,15 +1111,25 @@ export class UpdateTracker {
     };
   }
 
-  private register(s: ConnState, dir: Dir, start: number, end: number, slot: Slot): void {
+  private register(s: ConnState, dir: Dir, start: number, end: number, slot: Slot, tls = 0, framing = 0, useful = 0): void {
     // A push wholly inside the last data packet, which went to another push's update, came
     // with it: it joins that update (see absorb).
     const last = s.lastData[dir];
     if (last !== null && slot !== last && start >= s.lastDataStart[dir] && end <= s.lastDataEnd[dir]) this.absorb(last, slot);
-    s.ranges[dir].push(start, end, slot);
+    const i = s.ranges[dir].push(start, end, slot, tls, framing, useful);
+    if (slot instanceof Group) {
+      if (dir === 0 && end > slot.lastByte0) slot.lastByte0 = end;
+      else if (dir === 1 && end > slot.lastByte1) slot.lastByte1 = end;
+    }
+    // Its first bytes came in the last packet placed, which began in an earlier message.
+    const carrier = s.lastDataSlot[dir];
+    if (carrier !== null && start > s.lastDataStart[dir] && start < s.lastDataEnd[dir]) this.carried(s.ranges[dir], i, carrier, Math.min(end, s.lastDataEnd[dir]) - start);
     const q = s.pending[dir];
     q.claim(start, end, slot);
-    if (q.lastClaimed !== null) this.placed(s, dir, q.lastClaimed, slot);
+    if (q.lastClaimed !== null) {
+      this.placed(s, dir, q.lastClaimed, slot);
+      if (s.open.length > 3) this.handOverReady(s);
+    }
   }
 
   /** Notes the last data packet placed in a direction, and the update it went to. */
@@ -950,6 +1138,8 @@ export class UpdateTracker {
     if (end <= s.lastDataEnd[dir]) return;
     s.lastDataStart[dir] = p.offset;
     s.lastDataEnd[dir] = end;
+    s.lastDataSlot[dir] = slot;
+    s.ranges[dir].placedEnd = end;
     s.lastData[dir] = slot instanceof Group && slot.pushed && slot.target === slot ? slot : null;
   }
 
@@ -963,9 +1153,21 @@ export class UpdateTracker {
     if (!(other instanceof Group) || !other.pushed || other.totalPackets > 0 || other.target !== other || into.target !== into) return;
     for (const k of other.kinds) into.kinds.push(k);
     into.useful += other.useful;
+    into.tlsFraming += other.tlsFraming;
+    if (other.lastByte0 > into.lastByte0) into.lastByte0 = other.lastByte0;
+    if (other.lastByte1 > into.lastByte1) into.lastByte1 = other.lastByte1;
     other.kinds = [];
     other.useful = 0;
+    other.tlsFraming = 0;
     other.target = into;
+    // No longer an update of its own: it neither waits in the open list nor is handed over
+    // (which would point it at 'late' instead of the update it joined).
+    const open = other.conn?.open;
+    const i = open ? open.indexOf(other) : -1;
+    if (i >= 0) {
+      open!.splice(i, 1);
+      this.openNow--;
+    }
   }
 
   private place(s: ConnState, p: SegmentInfo, dir: Dir, offset: number, viaAck: boolean): void {
@@ -979,8 +1181,20 @@ export class UpdateTracker {
         // Pushes already known that this packet carries whole join the update it went to.
         const end = offset + p.appBytes;
         const into = s.lastData[dir];
-        if (into !== null && end > ranges.foundEnd) ranges.within(ranges.foundEnd, end, (other) => other !== into && this.absorb(into, other));
+        if (end > ranges.foundEnd) {
+          if (into !== null) ranges.within(ranges.foundEnd, end, (other) => other !== into && this.absorb(into, other));
+          // Messages already known whose first bytes this packet carries: those bytes are its update's.
+          ranges.startingIn(offset, end, (i, start) => this.carried(ranges, i, slot, Math.min(ranges.endAt(i), end) - start));
+        }
+        // Only now, with what the packet carried joined to its update, may older updates go.
+        if (s.open.length > 3) this.handOverReady(s);
       }
+      return;
+    }
+    // Bytes of a message already let go (a retransmission or an ACK long after it, on a
+    // connection of many messages): its update was reported, so the packet is late.
+    if (offset < ranges.forgottenEnd) {
+      this.late.add(p, viaAck);
       return;
     }
     const q = s.pending[dir];

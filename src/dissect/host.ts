@@ -62,6 +62,10 @@ export class StreamHost implements DissectContext {
   private failed = false;
   private wire: [WireBuffer, WireBuffer] | null = null;
   private lastFrame: [number, number] = [0, 0];
+  /** Open child streams, while there are any: what each still needs of this stream bounds what is let go. */
+  private children: Child[] | null = null;
+  /** Where the layer let go while children were open, per direction (-1: it has not). */
+  private layerHold: [number, number] = [-1, -1];
 
   constructor(
     readonly conn: Connection,
@@ -71,8 +75,14 @@ export class StreamHost implements DissectContext {
     private readonly base: StreamBase,
     /** The name of the layer this stream is inside of, for messages' accounting; '' at the root. */
     private readonly label: string,
+    /**
+     * For a message body (a child whose bytes lie in its parent as they are): the child
+     * stream, through whose parent its messages are emitted in the parent's offsets and bytes.
+     */
+    private readonly body: Child | null = null,
   ) {
-    if (options.keepBytes) this.wire = [new WireBuffer(WIRE_CAP), new WireBuffer(WIRE_CAP)];
+    // A body's bytes are kept by its parent already, with the framing around them.
+    if (options.keepBytes && body === null) this.wire = [new WireBuffer(WIRE_CAP), new WireBuffer(WIRE_CAP)];
     // The host is its layer's context itself: one object per stream, not one closure per
     // method (a capture of 100,000 short connections makes 100,000 of them).
     this.ctx = this;
@@ -81,10 +91,42 @@ export class StreamHost implements DissectContext {
   // DissectContext, as the layer sees it: offsets of this stream, answered through the base.
 
   emit(m: Message): void {
+    const body = this.body;
+    if (body !== null) {
+      // A body's message, as the parent stream carries it: its range there, framing (chunk
+      // lines, DATA frame headers) included and said below; shown with the parent's bytes.
+      const w = m.wire;
+      const below: Record<string, number> = w.below ?? {};
+      const local = w.extents;
+      // One range (every SSE message): its parent ranges as they come, no list built around them.
+      let out = local === undefined ? body.down(w.dir, w.start, w.end, below) : [];
+      if (local !== undefined) {
+        for (let i = 0; i < local.length; i += 2) {
+          const ext = body.down(w.dir, local[i], local[i + 1], below);
+          for (let k = 0; k < ext.length; k += 2) {
+            if (out.length > 0 && out[out.length - 1] === ext[k]) out[out.length - 1] = ext[k + 1];
+            else out.push(ext[k], ext[k + 1]);
+          }
+        }
+      }
+      if (out.length === 0) {
+        // Nothing mapped (cannot happen for bytes a body carried): the point where it stands.
+        const p = body.map(w.dir).toParent(w.start);
+        out.push(p, p);
+      }
+      w.start = out[0];
+      w.end = out[out.length - 1];
+      // Extents only when the message is not one range of the parent (Wire.extents).
+      if (out.length > 2) w.extents = out;
+      else if (local !== undefined) w.extents = undefined;
+      w.below = below;
+      body.parent.emit(m);
+      return;
+    }
     if (this.wire && !m.wire.raw) m.wire.raw = this.wire[m.wire.dir].slice(m.wire.start, m.wire.end, this.options.maxKeptBytes);
     if (this.label !== '') {
       // Through the chain to root TCP ranges: the message's own extents, or its one range.
-      const below: Record<string, number> = {};
+      const below: Record<string, number> = m.wire.below ?? {};
       const local = m.wire.extents ?? [m.wire.start, m.wire.end];
       const out: number[] = [];
       for (let i = 0; i < local.length; i += 2) {
@@ -116,8 +158,60 @@ export class StreamHost implements DissectContext {
   }
 
   release(dir: Dir, offset: number): void {
+    if (this.children === null) return this.releaseBase(dir, offset);
+    this.layerHold[dir] = offset;
+    this.releaseHeld(dir);
+  }
+
+  /**
+   * What may be let go while children are open: no byte an open child still needs (TLS's
+   * plaintext, an event stream's body), and, once the layer has let go of anything since they
+   * opened, none it still needs itself (HTTP/2: other streams' frames in flight). A layer that
+   * leaves the releasing to its child (TLS) holds nothing.
+   */
+  private releaseHeld(dir: Dir): void {
+    const children = this.children!;
+    let p = this.layerHold[dir] < 0 ? Infinity : this.layerHold[dir];
+    for (let i = 0; i < children.length; i++) {
+      const h = children[i].holdOf(dir);
+      if (h < p) p = h;
+    }
+    if (p !== Infinity) this.releaseBase(dir, p);
+  }
+
+  private releaseBase(dir: Dir, offset: number): void {
     this.base.release(dir, offset);
     this.wire?.[dir].release(offset);
+  }
+
+  /** A child's hold moved (it let go of bytes, or ended): what no one needs now is let go. */
+  childReleased(dir: Dir): void {
+    const children = this.children!;
+    // The usual case, one body or one plaintext and a layer that left the releasing to it.
+    if (children.length === 1 && this.layerHold[dir] < 0) {
+      const h = children[0].holdOf(dir);
+      if (h !== Infinity) this.releaseBase(dir, h);
+      return;
+    }
+    this.releaseHeld(dir);
+  }
+
+  /** A child ended in every direction it carried: it is no longer asked. */
+  childEnded(child: Child, dir: Dir): void {
+    const children = this.children;
+    if (children === null) return;
+    if (child.done()) {
+      const i = children.indexOf(child);
+      if (i >= 0) children.splice(i, 1);
+    }
+    if (children.length > 0) return this.releaseHeld(dir);
+    // The last one closed: the layer's own releases go straight down again.
+    this.children = null;
+    for (const d of [0, 1] as const) {
+      const hold = this.layerHold[d];
+      this.layerHold[d] = -1;
+      if (hold >= 0) this.releaseBase(d, hold);
+    }
   }
 
   handoffBy(table: HandoffTable, key: string, params: unknown): Dissector | null {
@@ -224,47 +318,14 @@ export class StreamHost implements DissectContext {
 
   /** A child stream of this one, with its own offsets mapped onto this stream's (see OffsetMap). */
   openChild(layer: string, name?: string, params?: unknown): ChildStream {
-    const maps: [OffsetMap, OffsetMap] = [new OffsetMap(), new OffsetMap()];
-    const parent = this.base;
-    const ctx = this.ctx;
-    const childBase: StreamBase = {
-      framesFor: (dir, start, end) => framesOfExtents((s, e) => parent.framesFor(dir, s, e), maps[dir].extents(start, end)),
-      timeAt: (dir, offset) => parent.timeAt(dir, maps[dir].toParent(offset)),
-      frameAt: (dir, offset) => ctx.frameAt(dir, maps[dir].toParent(offset)),
-      release(dir, offset) {
-        const p = maps[dir].toParent(offset);
-        maps[dir].release(offset);
-        ctx.release(dir, p);
-      },
-      resolve(dir, start, end, below) {
-        const ext = maps[dir].extents(start, end);
-        below[layer] = (below[layer] ?? 0) + extentBytes(ext) - (end - start);
-        const out: number[] = [];
-        for (let i = 0; i < ext.length; i += 2) {
-          const r = parent.resolve(dir, ext[i], ext[i + 1], below);
-          if (r === null) out.push(ext[i], ext[i + 1]);
-          else for (const x of r) out.push(x);
-        }
-        return out;
-      },
-    };
-    const host = new StreamHost(this.conn, this.registry, this.sink, this.options, childBase, layer);
+    const child = new Child(this, this.base, layer);
+    (this.children ??= []).push(child);
+    // A layer the content-type table names reads a message body: its bytes are this stream's.
+    const body = name !== undefined && isBodyConsumer(this.registry, name);
+    const host = new StreamHost(this.conn, this.registry, this.sink, this.options, child, layer, body ? child : null);
+    child.host = host;
     if (name !== undefined) host.startNamed(name, params);
-    return {
-      data(dir, bytes, parentStart, unitStart, unitEnd, frame, time) {
-        const offset = maps[dir].length;
-        maps[dir].add(bytes.length, parentStart, unitStart, unitEnd);
-        if (bytes.length > 0) host.data(dir, { bytes, offset, frame, time });
-      },
-      gap(dir, length, frame) {
-        // Lost child bytes have no place in the parent: they map to the point where the parent stands.
-        const offset = maps[dir].length;
-        const p = offset === 0 ? 0 : maps[dir].toParent(offset);
-        maps[dir].add(length, p, p, p);
-        host.gap(dir, offset, length, frame);
-      },
-      end: (dir, frame) => host.end(dir, frame),
-    };
+    return child;
   }
 
   private guard(frame: number, fn: () => void): void {
@@ -280,5 +341,137 @@ export class StreamHost implements DissectContext {
     this.sink.warning(frame, 'dissector-failed', `${this.currentName} dissector failed (${(e as Error).message}); the rest of connection ${this.conn.client} -> ${this.conn.server} is not dissected`);
     this.current = null;
     this.failed = true;
+  }
+}
+
+/** Whether the content-type table names the layer: a consumer of message bodies. */
+function isBodyConsumer(registry: Registry, name: string): boolean {
+  const table = registry.tables['content-type'];
+  for (const key in table) if (table[key] === name) return true;
+  return false;
+}
+
+/**
+ * A child stream: what its parent layer feeds (ChildStream) and what the child's host needs
+ * of the parent (StreamBase), through the child's offset maps. Flat fields, not pairs of
+ * arrays: a body fed chunk by chunk over thousands of connections at once touches this on
+ * every chunk, and every object on the way is a cache miss.
+ */
+class Child implements ChildStream, StreamBase {
+  private readonly map0 = new OffsetMap();
+  private readonly map1 = new OffsetMap();
+  /** The first parent offset the child may still ask about, per direction (Infinity: none). */
+  private hold0 = Infinity;
+  private hold1 = Infinity;
+  /** Directions fed (bit 0, 1) and ended (bit 2, 3). */
+  private state = 0;
+  /** One chunk record per direction, filled anew for each piece: no layer keeps a chunk past its call (the host copies those it holds). */
+  private readonly chunk0: StreamChunk = { bytes: NO_BYTES, offset: 0, frame: 0, time: 0 };
+  private readonly chunk1: StreamChunk = { bytes: NO_BYTES, offset: 0, frame: 0, time: 0 };
+  /** The child's host, set as soon as it is made. */
+  host: StreamHost = null as never;
+
+  constructor(
+    readonly parent: StreamHost,
+    /** The parent's own base, for ranges resolved on towards the root. */
+    private readonly parentBase: StreamBase,
+    /** The parent's layer, whose framing the child's bytes are wrapped in. */
+    private readonly layer: string,
+  ) {}
+
+  map(dir: Dir): OffsetMap {
+    return dir === 0 ? this.map0 : this.map1;
+  }
+
+  holdOf(dir: Dir): number {
+    return dir === 0 ? this.hold0 : this.hold1;
+  }
+
+  private setHold(dir: Dir, offset: number): void {
+    if (dir === 0) this.hold0 = offset;
+    else this.hold1 = offset;
+  }
+
+  /** Ended in every direction it was fed. */
+  done(): boolean {
+    const fed = this.state & 3;
+    return ((this.state >> 2) & fed) === fed;
+  }
+
+  // ChildStream, as the parent layer feeds it.
+
+  data(dir: Dir, bytes: Uint8Array, parentStart: number, unitStart: number, unitEnd: number, frame: number, time: number): void {
+    const map = dir === 0 ? this.map0 : this.map1;
+    const offset = map.length;
+    map.add(bytes.length, parentStart, unitStart, unitEnd);
+    // Until it lets go of any, the child needs its bytes from its first unit on.
+    if ((this.state & (1 << dir)) === 0) {
+      this.state |= 1 << dir;
+      if ((this.state & (4 << dir)) === 0) this.setHold(dir, unitStart);
+    }
+    if (bytes.length === 0) return;
+    const c = dir === 0 ? this.chunk0 : this.chunk1;
+    c.bytes = bytes;
+    c.offset = offset;
+    c.frame = frame;
+    c.time = time;
+    this.host.data(dir, c);
+  }
+
+  gap(dir: Dir, length: number, frame: number): void {
+    // Lost child bytes have no place in the parent: they map to the point where the parent stands.
+    const map = this.map(dir);
+    const offset = map.length;
+    const p = offset === 0 ? 0 : map.toParent(offset);
+    map.add(length, p, p, p);
+    this.host.gap(dir, offset, length, frame);
+  }
+
+  end(dir: Dir, frame: number): void {
+    this.host.end(dir, frame);
+    this.state |= 4 << dir;
+    this.setHold(dir, Infinity);
+    this.parent.childEnded(this, dir);
+  }
+
+  // StreamBase, as the child's host asks it.
+
+  framesFor(dir: Dir, start: number, end: number): number[] {
+    const ext = this.map(dir).extents(start, end);
+    if (ext.length === 2) return this.parent.framesFor(dir, ext[0], ext[1]);
+    return framesOfExtents((s, e) => this.parent.framesFor(dir, s, e), ext);
+  }
+
+  timeAt(dir: Dir, offset: number): number {
+    return this.parent.timeAt(dir, this.map(dir).toParent(offset));
+  }
+
+  frameAt(dir: Dir, offset: number): number {
+    return this.parent.frameAt(dir, this.map(dir).toParent(offset));
+  }
+
+  release(dir: Dir, offset: number): void {
+    const map = this.map(dir);
+    this.setHold(dir, map.toParent(offset));
+    map.release(offset);
+    this.parent.childReleased(dir);
+  }
+
+  /** The parent ranges behind bytes [start, end); adds to `below` the framing around them. */
+  down(dir: Dir, start: number, end: number, below: Record<string, number>): number[] {
+    const ext = this.map(dir).extents(start, end);
+    below[this.layer] = (below[this.layer] ?? 0) + extentBytes(ext) - (end - start);
+    return ext;
+  }
+
+  resolve(dir: Dir, start: number, end: number, below: Record<string, number>): number[] {
+    const ext = this.down(dir, start, end, below);
+    const out: number[] = [];
+    for (let i = 0; i < ext.length; i += 2) {
+      const r = this.parentBase.resolve(dir, ext[i], ext[i + 1], below);
+      if (r === null) out.push(ext[i], ext[i + 1]);
+      else for (const x of r) out.push(x);
+    }
+    return out;
   }
 }

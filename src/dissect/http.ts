@@ -1,11 +1,10 @@
 import * as zlib from 'node:zlib';
 import { LIMITS } from '../limits.js';
 import type { Dir, StreamChunk } from '../reassembly/types.js';
-import { allocBytes, ascii, ByteKeeper, copyBytes, textOrHex } from './bytes.js';
+import { ascii, ByteKeeper, copyBytes, textOrHex } from './bytes.js';
 import { ChunkedDecoder } from './chunked.js';
 import { combinedValue, contentLength, headerValue, listMembers } from './headers.js';
-import { SseParser, type ParsedSseEvent } from './sse.js';
-import type { DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Message, Role, SseEvent } from './types.js';
+import type { ChildStream, DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse } from './types.js';
 
 
 const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
@@ -29,9 +28,16 @@ interface DecodedBody {
   /** Why a body with content codings is shown as sent (set only then). */
   bodyNotDecoded?: string;
 }
-interface CutEvent {
-  /** The event's data was longer than LIMITS.sseEventData: `data` is its beginning. */
-  dataTruncated?: boolean;
+
+/**
+ * The media type of a Content-Type value, as the hand-off table is keyed: type/subtype in
+ * lower case, parameters stripped (RFC 9110 §8.3.1: "The type and subtype tokens are
+ * case-insensitive"; WHATWG MIME Sniffing calls it the essence).
+ */
+function mediaType(value: string | undefined): string {
+  if (value === undefined) return '';
+  const semi = value.indexOf(';');
+  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
 }
 
 type Mode = 'head' | 'length' | 'chunked' | 'close' | 'upgrade-wait' | 'skip' | 'done';
@@ -140,15 +146,23 @@ class Side {
   body: ByteKeeper | null = null;
   chunked: ChunkedDecoder | null = null;
   message: HttpRequest | HttpResponse | null = null;
-  role: Role = 'none';
-  /** For an event stream: the parser, where the last event ended on the wire, and events held for their chunk's CRLF. */
-  sse: SseParser | null = null;
-  sseBody = 0;
-  lastWireEnd = 0;
-  piece = { body: 0, stream: 0 };
-  /** Events and comments read, with where their bytes end and where the line that completed them ends. */
-  heldSse: Array<{ m: Message; end: number; done: number }> = [];
-  chunkDataEnd = -1;
+  /**
+   * A body its consumer layer reads (an event stream, by HANDOFFS['content-type']): the child
+   * stream it is fed to, and where the unit of the next bytes fed begins (a chunk's size line).
+   */
+  child: ChildStream | null = null;
+  unitStart = 0;
+  /**
+   * The last piece of a chunk's data, held until the CRLF that closes the chunk is read: the
+   * unit it is fed with ends there ("An event that ended with its chunk's data owns the CRLF
+   * that closes the chunk"). A view of the chunk being read until it is copied at its end.
+   */
+  piece: Uint8Array | null = null;
+  pieceCopied = false;
+  pieceOffset = 0;
+  pieceUnit = 0;
+  pieceFrame = 0;
+  pieceTime = 0;
   held: HeldChunk[] = [];
   heldBytes = 0;
 }
@@ -160,9 +174,10 @@ function hasToken(value: string | undefined, token: string): boolean {
 /**
  * HTTP/1.0 and 1.1 (RFC 9112) for a passive observer: heads are read whole, bodies are
  * delimited by Content-Length, by the chunked coding or by the connection's close, and
- * responses are paired with requests in order (so pipelining works). A body that is an
- * event stream is read as SSE events as it arrives; a 101 answer to an Upgrade hands the
- * connection over to the WebSocket dissector. After lost bytes the parser resynchronises
+ * responses are paired with requests in order (so pipelining works). A response body whose
+ * media type HANDOFFS['content-type'] names (an event stream) is fed, decoded of its framing,
+ * to a child stream run by that layer, as it arrives; a 101 answer to an Upgrade hands the
+ * connection over to the layer HANDOFFS.upgrade names. After lost bytes the parser resynchronises
  * at the next request or status line.
  */
 class HttpDissector implements Dissector {
@@ -172,6 +187,9 @@ class HttpDissector implements Dissector {
   private next: Dissector | null = null;
   /** Content codings already said to be beyond sockstat, once per connection. */
   private unknownCodings: Set<string> | null = null;
+  /** The frame and time of the chunk being read (or of the gap or end being said). */
+  private frame = 0;
+  private time = 0;
 
   constructor(private readonly ctx: DissectContext) {}
 
@@ -179,6 +197,8 @@ class HttpDissector implements Dissector {
     if (this.next) return this.next.data(dir, c);
     const s = this.sides[dir];
     const b = c.bytes;
+    this.frame = c.frame;
+    this.time = c.time;
     let i = 0;
     while (i < b.length && !this.next) {
       const offset = c.offset + i;
@@ -224,6 +244,11 @@ class HttpDissector implements Dissector {
           break;
       }
     }
+    // A piece still held for its CRLF outlives the chunk it is a view of.
+    if (s.piece !== null && !s.pieceCopied) {
+      s.piece = s.piece.slice();
+      s.pieceCopied = true;
+    }
     // The rest of the chunk after a 101 answer already belongs to the new protocol.
     const next = this.next as Dissector | null;
     if (next && i < b.length) next.data(dir, { ...c, bytes: b.subarray(i), offset: c.offset + i });
@@ -232,12 +257,14 @@ class HttpDissector implements Dissector {
   gap(dir: Dir, offset: number, length: number, frame: number): void {
     if (this.next) return this.next.gap(dir, offset, length, frame);
     const s = this.sides[dir];
+    this.frame = frame;
     switch (s.mode) {
       case 'length':
         if (length <= s.bodyRemaining) {
           s.bodyRemaining -= length;
           s.bodyWire += length;
           if (s.body) s.body.truncated = true;
+          s.child?.gap(1, length, frame);
           if (s.bodyRemaining === 0) this.finishMessage(dir, s, offset + length);
           return;
         }
@@ -248,7 +275,10 @@ class HttpDissector implements Dissector {
           s.chunked!.skipData(length);
           s.bodyWire += length;
           if (s.body) s.body.truncated = true;
-          if (s.sse) s.sse.reset();
+          if (s.child) {
+            s.child.gap(1, length, frame);
+            s.unitStart = offset + length;
+          }
           return;
         }
         break;
@@ -256,7 +286,7 @@ class HttpDissector implements Dissector {
       case 'close':
         s.bodyWire += length;
         if (s.body) s.body.truncated = true;
-        if (s.sse) s.sse.reset();
+        s.child?.gap(1, length, frame);
         return;
       case 'upgrade-wait':
       case 'done':
@@ -270,10 +300,9 @@ class HttpDissector implements Dissector {
       this.queueRequest(LOST_REQUEST, frame);
     }
     this.ctx.warn(frame, 'http-gap', `HTTP ${dir === 0 ? 'request' : 'response'} stream lost ${length} bytes: resuming at the next ${dir === 0 ? 'request' : 'status'} line`);
-    // Events read whole before the gap are events still.
-    this.flushSse(s);
+    // Events read whole before the gap are events still; the rest of the body is lost.
+    this.endBody(s, length);
     s.message = null;
-    s.sse = null;
     s.chunked = null;
     // The bytes after the gap may start a message; if they do not, skip line by line.
     this.startHead(s, offset + length, true);
@@ -282,14 +311,10 @@ class HttpDissector implements Dissector {
   end(dir: Dir, frame: number): void {
     if (this.next) return this.next.end(dir, frame);
     const s = this.sides[dir];
-    if (s.mode === 'close' || (s.mode === 'chunked' && s.sse)) {
-      this.flushSse(s);
-      const pending = s.sse?.pending;
-      if (pending && (pending.dataBytes > 0 || pending.lineBytes > 0)) {
-        // WHATWG HTML §9.2.6: "Once the end of the file is reached, any pending data must be discarded."
-        const what = pending.dataBytes > 0 ? `an event with ${pending.dataBytes} bytes of data that no blank line dispatched` : `a line of ${pending.lineBytes} bytes that no line end finished`;
-        this.ctx.warn(frame, 'sse-cut', `event stream ended inside ${what}: not an event`);
-      }
+    this.frame = frame;
+    if (s.mode === 'close' || (s.mode === 'chunked' && s.child)) {
+      // A close-delimited body ends with the connection; an event stream may, without its last
+      // chunk (its consumer says whether an event was cut).
       this.finishMessage(dir, s, s.headEnd + s.bodyWire);
     } else if (s.mode === 'length' || s.mode === 'chunked') {
       this.ctx.warn(frame, 'http-cut', `connection closed inside an HTTP body (${s.mode === 'length' ? `${s.bodyRemaining} bytes missing` : 'no last chunk'})`);
@@ -527,11 +552,8 @@ class HttpDissector implements Dissector {
       const [method, target, version] = m ? [m[1], m[2], m[3] ?? 'HTTP/0.9'] : [head.startLine.split(' ')[0] ?? '', '', ''];
       if (!m) ctx.warn(c.frame, 'http-bad-start-line', `malformed request line ${JSON.stringify(head.startLine.slice(0, 80))}`);
       const upgrade = headerValue(head.headers, 'upgrade') !== undefined && hasToken(headerValue(head.headers, 'connection'), 'upgrade');
-      const accept = headerValue(head.headers, 'accept') ?? '';
       this.queueRequest(upgrade ? { method, upgrade, headers: head.headers } : { method, upgrade, headers: [] }, c.frame);
       s.message = { kind: 'http-request', from: 'client', frames: [], time: s.msgTime, method, target, version, headers: head.headers, bodyLength: 0, wire: null as never };
-      // An upgrade or an event-stream subscription sets up a channel; it asks for no single update.
-      s.role = upgrade || accept.includes('text/event-stream') ? 'setup' : 'request';
       s.body = keep ? new ByteKeeper(ctx.options.maxKeptBytes) : null;
       const f = this.framing(0, head.headers);
       if (f.kind === 'invalid') return this.badFraming(0, s, f.why, end, c);
@@ -553,11 +575,11 @@ class HttpDissector implements Dissector {
     if (!request && status !== 0) ctx.warn(c.frame, 'http-unrequested-response', `HTTP response ${status} with no request seen before it`);
     const response: HttpResponse = { kind: 'http-response', from: 'server', frames: [], time: s.msgTime, status, reason: m?.[3] ?? '', version, headers: head.headers, bodyLength: 0, wire: null as never };
     s.message = response;
-    s.role = request === LOST_REQUEST ? 'unpaired' : 'answer';
+    // It answers a request lost in a gap: the update rule then pairs it with none that wait.
+    if (request === LOST_REQUEST) response.requestLost = true;
     s.body = keep ? new ByteKeeper(ctx.options.maxKeptBytes) : null;
 
     if (status === 101) {
-      s.role = 'setup';
       response.bodyLength = 0;
       this.finishMessage(dir, s, end);
       this.upgrade(request, head.headers, c);
@@ -565,7 +587,6 @@ class HttpDissector implements Dissector {
     }
     // RFC 9112 §6.3, first rule: these end at the blank line "regardless of the header fields present".
     if (informational || status === 204 || status === 304 || request?.method === 'HEAD') {
-      if (informational) s.role = 'prelude';
       this.finishMessage(dir, s, end);
       return;
     }
@@ -575,19 +596,15 @@ class HttpDissector implements Dissector {
     }
     const f = this.framing(1, head.headers);
     if (f.kind === 'invalid') return this.badFraming(1, s, f.why, end, c);
-    const contentType = (headerValue(head.headers, 'content-type') ?? '').toLowerCase();
-    if (contentType.startsWith('text/event-stream') && status === 200) {
-      ctx.setProtocol('sse');
+    // A body whose media type names a consumer (an event stream: WHATWG HTML §9.2.3 reads one
+    // only from a 200 response) is read by that layer, on a child stream of this one.
+    const consumer = status === 200 ? ctx.lookup('content-type', mediaType(headerValue(head.headers, 'content-type'))) : undefined;
+    if (consumer !== undefined) {
+      // The head answers the subscription; the body is its consumer's messages, not one.
       response.bodyLength = null;
-      s.role = 'prelude';
       this.emit(dir, s, s.msgStart, end, 0);
-      s.lastWireEnd = end;
-      s.sseBody = 0;
-      s.sse = new SseParser({
-        event: (e) => this.sseEvent(s, e),
-        comment: (text, bodyEnd) => this.sseComment(s, text, bodyEnd),
-        warning: (code, msg, bodyOffset) => ctx.warn(ctx.frameAt(1, this.toStream(s, bodyOffset)), code, msg),
-      }, ctx.options.keepBytes);
+      s.child = ctx.openChild('http', consumer);
+      s.unitStart = end;
     }
     if (f.kind === 'chunked') this.startChunked(dir, s);
     else if (f.kind === 'length') {
@@ -637,23 +654,35 @@ class HttpDissector implements Dissector {
     s.mode = 'chunked';
     s.chunked = new ChunkedDecoder({
       data: (bytes, offset) => {
-        s.chunkDataEnd = offset + bytes.length;
-        this.bodyBytes(dir, s, bytes, offset);
+        s.bodyWire += bytes.length;
+        if (s.child === null) {
+          s.body?.add(bytes);
+          return;
+        }
+        // Each chunk's data is fed with the chunk on the wire as its unit, split where the
+        // data came in pieces: the size line goes with the first piece (framing between two
+        // events travels with the event after it), the CRLF with the last.
+        if (bytes.length < s.chunked!.inData) {
+          s.child.data(1, bytes, offset, s.unitStart, offset + bytes.length, this.frame, this.time);
+          s.unitStart = offset + bytes.length;
+          return;
+        }
+        s.piece = bytes;
+        s.pieceCopied = false;
+        s.pieceOffset = offset;
+        s.pieceUnit = s.unitStart;
+        s.pieceFrame = this.frame;
+        s.pieceTime = this.time;
       },
       chunkEnd: (offset) => {
-        // An event that ended with its chunk's data owns the CRLF that closes the chunk.
-        for (const h of s.heldSse) if (h.end === s.chunkDataEnd) h.end = offset;
-        this.flushSse(s);
+        this.feedPiece(s, offset);
+        s.unitStart = offset;
       },
-      done: (offset) => {
-        this.flushSse(s);
-        this.finishMessage(dir, s, offset);
-      },
+      done: (offset) => this.finishMessage(dir, s, offset),
       error: (message, offset) => {
         this.ctx.warn(this.ctx.frameAt(dir, Math.max(offset - 1, s.headEnd)), 'http-chunk-error', `${message}: the rest of this body cannot be followed; skipping to the next ${dir === 0 ? 'request' : 'status'} line`);
-        this.flushSse(s);
+        this.endBody(s, 0);
         s.message = null;
-        s.sse = null;
         s.chunked = null;
         this.startHead(s, offset, true);
       },
@@ -662,59 +691,37 @@ class HttpDissector implements Dissector {
 
   private bodyBytes(_dir: Dir, s: Side, b: Uint8Array, offset: number): void {
     s.bodyWire += b.length;
-    if (s.sse) {
-      this.flushSse(s);
-      s.piece = { body: s.sseBody, stream: offset };
-      s.sse.feed(b, s.sseBody);
-      s.sseBody += b.length;
-      if (s.mode !== 'chunked') this.flushSse(s);
-      return;
-    }
-    s.body?.add(b);
+    // Delimited by length or by the close, the body is its bytes: each piece is its own unit.
+    if (s.child) s.child.data(1, b, offset, offset, offset + b.length, this.frame, this.time);
+    else s.body?.add(b);
   }
 
-  private toStream(s: Side, bodyOffset: number): number {
-    return s.piece.stream + (bodyOffset - s.piece.body);
+  /** Feeds the held last piece of a chunk, its unit ending at `unitEnd` (-1: where its data ends, no CRLF read). */
+  private feedPiece(s: Side, unitEnd: number): void {
+    const b = s.piece;
+    if (b === null) return;
+    s.piece = null;
+    s.child?.data(1, b, s.pieceOffset, s.pieceUnit, unitEnd < 0 ? s.pieceOffset + b.length : unitEnd, s.pieceFrame, s.pieceTime);
   }
 
-  private sseEvent(s: Side, e: ParsedSseEvent): void {
-    const ctx = this.ctx;
-    const m: Message = { kind: 'sse-event', from: 'server', frames: [], time: 0, event: e.event, data: e.data, wire: { dir: 1, start: 0, end: 0, role: 'push', useful: e.dataBytes } };
-    if (e.id !== undefined) m.id = e.id;
-    if (e.retry !== undefined) m.retry = e.retry;
-    if (e.dataCut) (m as Message & CutEvent).dataTruncated = true;
-    const end = this.toStream(s, e.end);
-    s.heldSse.push({ m, end, done: end });
-  }
-
-  private sseComment(s: Side, text: string, bodyEnd: number): void {
-    const m: Message = { kind: 'sse-comment', from: 'server', frames: [], time: 0, text, wire: { dir: 1, start: 0, end: 0, role: 'control', useful: 0 } };
-    const end = this.toStream(s, bodyEnd);
-    s.heldSse.push({ m, end, done: end });
-  }
-
-  private flushSse(s: Side): void {
-    if (s.heldSse.length === 0) return;
-    const ctx = this.ctx;
-    for (const { m, end, done } of s.heldSse) {
-      // Framing between two events (chunk-size lines) travels with the event after it.
-      const start = s.lastWireEnd;
-      m.wire.start = start;
-      m.wire.end = end;
-      m.frames = ctx.framesFor(1, start, end);
-      // An event happens when the blank line that dispatches it arrives (WHATWG HTML §9.2.6),
-      // not when the bytes before it (a comment's, a retry block's) did (issue 13.3).
-      m.time = ctx.timeAt(1, done - 1);
-      ctx.emit(m);
-      s.lastWireEnd = end;
-    }
-    s.heldSse = [];
-    ctx.release(1, s.lastWireEnd);
+  /**
+   * The end of a body its consumer reads: what it has is fed, `lost` bytes after it (a gap
+   * the framing cannot follow) are said, and its stream ends.
+   */
+  private endBody(s: Side, lost: number): void {
+    const child = s.child;
+    if (child === null) return;
+    this.feedPiece(s, -1);
+    s.child = null;
+    if (lost > 0) child.gap(1, lost, this.frame);
+    child.end(1, this.frame);
   }
 
   private finishMessage(dir: Dir, s: Side, end: number): void {
     const m = s.message;
-    if (m && !s.sse) {
+    // A body its consumer read ends its stream; the head went out before it (bodyLength null).
+    if (s.child) this.endBody(s, 0);
+    else if (m && m.bodyLength !== null) {
       const bodyLength = s.chunked ? s.chunked.bodyLength : s.bodyWire;
       m.bodyLength = bodyLength;
       // A problem with the body is said at the frame that ended it (frames are listed only at emit).
@@ -722,7 +729,6 @@ class HttpDissector implements Dissector {
       this.emit(dir, s, s.msgStart, end, bodyLength, shown);
     }
     s.message = null;
-    s.sse = null;
     s.chunked = null;
     s.body = null;
     s.bodyRemaining = 0;
@@ -824,7 +830,7 @@ class HttpDissector implements Dissector {
     const ctx = this.ctx;
     m.frames = ctx.framesFor(dir, start, end);
     m.time = ctx.timeAt(dir, start);
-    m.wire = { dir, start, end, role: s.role, useful };
+    m.wire = { dir, start, end, useful };
     if (payload) m.wire.payload = payload;
     ctx.emit(m);
     ctx.release(dir, end);

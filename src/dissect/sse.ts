@@ -86,6 +86,8 @@ export class SseParser {
   private id: string | undefined;
   private retry: number | undefined;
   private unknownWarned = false;
+  /** A field line was read since the last blank line: an event's block is open. */
+  private fieldSeen = false;
 
   /**
    * `text`: whether data, and comments, are decoded to text. Without it (only figures are
@@ -177,6 +179,7 @@ export class SseParser {
   reset(): void {
     this.dropPartial();
     this.lastWasCR = false;
+    this.fieldSeen = false;
     this.clearData();
     this.eventType = '';
     this.id = undefined;
@@ -191,6 +194,11 @@ export class SseParser {
    */
   get pending(): { dataBytes: number; lineBytes: number } {
     return { dataBytes: this.dataLines > 0 ? this.dataBytes : 0, lineBytes: this.partLength };
+  }
+
+  /** Whether a field line came since the last blank line: a comment now lies inside a block. */
+  get blockOpen(): boolean {
+    return this.fieldSeen;
   }
 
   private clearData(): void {
@@ -236,6 +244,7 @@ export class SseParser {
       this.h.comment(text, end);
       return;
     }
+    this.fieldSeen = true;
     let colon = from;
     while (colon < to && b[colon] !== 0x3a) colon++;
     const nameLength = colon - from;
@@ -272,6 +281,7 @@ export class SseParser {
   }
 
   private dispatch(end: number): void {
+    this.fieldSeen = false;
     // "If the data buffer is an empty string, set the data buffer and the event type buffer
     // to the empty string and return." The id and retry of such a block took effect on the
     // EventSource, but sockstat reports an event's id and retry only from its own block.

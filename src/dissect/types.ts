@@ -23,7 +23,12 @@ export interface Wire {
   /** Half-open range of stream offsets, framing included. */
   start: number;
   end: number;
-  role: Role;
+  /**
+   * What the message is to the update rule, said only by layers of opaque bytes (plain TCP
+   * bursts, TLS records not read, HTTP/2 control frames); analysis/roles.ts decides it for
+   * HTTP messages, SSE events and WebSocket frames and messages, from what they are.
+   */
+  role?: Role;
   /** Bytes of useful payload (the body, the event data, the frame payload); the rest is framing. */
   useful: number;
   /** The wire bytes, when the caller asked to keep them (for --payloads); capped. */
@@ -82,6 +87,8 @@ export interface HttpResponse extends MessageBase {
   headers: HeaderList;
   /** null for an event stream, whose body is reported as sse-event messages. */
   bodyLength: number | null;
+  /** It answers a request lost in a gap: an exchange of its own, answering none that wait. */
+  requestLost?: boolean;
   body?: string;
   bodyHex?: string;
   bodyTruncated?: boolean;
@@ -189,10 +196,12 @@ export interface DissectContext {
   /** The layer a hand-off table names for `key`, without starting it (for a child stream). */
   lookup(table: HandoffTable, key: string): string | undefined;
   /**
-   * Opens a child stream of this one (TLS plaintext; later an HTTP/2 stream): its bytes are
+   * Opens a child stream of this one (TLS plaintext, an HTTP message body): its bytes are
    * numbered from 0 and mapped onto this stream's, and it runs a layer of its own, the one
    * named or, without a name, the one its first bytes' probes pick. `layer` names this layer
-   * in the byte accounting (the framing it wraps around the child's bytes).
+   * in the byte accounting (the framing it wraps around the child's bytes). A layer named by
+   * the content-type table reads a body that lies in this stream as it is (between chunk
+   * lines, inside DATA frames): its messages are shown in this stream's offsets and bytes.
    */
   openChild(layer: string, name?: string, params?: unknown): ChildStream;
   /** A fact about the connection for the report (the TLS layer's version, suite, names). */
@@ -201,8 +210,12 @@ export interface DissectContext {
   setProtocol(protocol: string): void;
 }
 
-/** Hand-off tables: Upgrade tokens (RFC 9110 §7.8, lower case) and ALPN protocol ids (RFC 7301). */
-export type HandoffTable = 'upgrade' | 'alpn';
+/**
+ * Hand-off tables: Upgrade tokens (RFC 9110 §7.8, lower case), ALPN protocol ids (RFC 7301),
+ * and media types of message bodies (RFC 9110 §8.3.1: type/subtype in lower case, parameters
+ * stripped) whose consumer layer reads the body as a child stream.
+ */
+export type HandoffTable = 'upgrade' | 'alpn' | 'content-type';
 
 /** A child stream, as the layer that opened it feeds it. */
 export interface ChildStream {

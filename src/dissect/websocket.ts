@@ -4,7 +4,7 @@ import type { Dir, StreamChunk } from '../reassembly/types.js';
 import { allocBytes, hex, HEX_PAIRS, textOf } from './bytes.js';
 import { sortedUnique } from './framemap.js';
 import { headerValue } from './headers.js';
-import type { DissectContext, Dissector, DissectorSpec, HeaderList, Role, WsFrame, WsMessage } from './types.js';
+import type { DissectContext, Dissector, DissectorSpec, HeaderList, WsFrame, WsMessage } from './types.js';
 
 export const OPCODE = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -254,6 +254,13 @@ class Side {
   /** Frames that carried the message's fragments (not control frames sent between them). */
   msgFrames: number[] = [];
   msgFramesUnordered = false;
+  /**
+   * The stream ranges of the message's own frames, once a control frame came between two of
+   * its fragments ("Control frames MAY be injected in the middle of a fragmented message",
+   * RFC 6455 §5.4): the control frame's bytes are its own, not the message's. Null while the
+   * message is one range.
+   */
+  msgExtents: number[] | null = null;
   /** Data frames in the message so far; the last frame emitted, so a one-frame message reuses its decoded text. */
   msgFragments = 0;
   lastFrame: WsFrame | null = null;
@@ -605,6 +612,7 @@ class WebSocketDissector implements Dissector {
         // Without frame tracing there are no frames to collect: no array per message.
         s.msgFrames = ctx.options.trace ? [] : NO_FRAMES;
         s.msgFramesUnordered = false;
+        s.msgExtents = null;
         s.msgFragments = 0;
         // A compressed message is shown inflated: its compressed bytes are kept for that, and
         // only when it is shown (keepBytes); nothing else is ever read from them.
@@ -634,7 +642,6 @@ class WebSocketDissector implements Dissector {
     const control = s.opcode >= 8;
     const buf = s.payloadBuf;
     const payload = buf ? (s.payloadFill === buf.length ? buf : buf.subarray(0, s.payloadFill)) : s.payloadGrow ? s.payloadGrow.view() : null;
-    let role: Role = 'none';
     const f: WsFrame = {
       kind: 'ws-frame',
       from: dir === 0 ? 'client' : 'server',
@@ -645,7 +652,7 @@ class WebSocketDissector implements Dissector {
       opcode: s.opcode,
       masked: s.masked,
       payloadLength: s.payloadLength,
-      wire: { dir, start: s.frameStart, end, role, useful: control ? 0 : s.payloadLength },
+      wire: { dir, start: s.frameStart, end, useful: control ? 0 : s.payloadLength },
     };
     if (s.masked && ctx.options.trace) {
       const k = s.maskKey;
@@ -675,11 +682,15 @@ class WebSocketDissector implements Dissector {
         f.wire.payload = payload;
       }
     }
-    if (control) role = s.opcode === OPCODE.CLOSE ? 'close' : 'control';
-    f.wire.role = role;
+    if (control && s.msgOpcode >= 0 && s.msgExtents === null) s.msgExtents = [s.msgStart, s.frameStart];
     ctx.emit(f);
     if (ctx.options.keepBytes) s.lastFrame = f; // only its decoded text is ever reused
     if (!control && s.msgOpcode >= 0) {
+      const ext = s.msgExtents;
+      if (ext !== null) {
+        if (ext[ext.length - 1] === s.frameStart) ext[ext.length - 1] = end;
+        else ext.push(s.frameStart, end);
+      }
       s.msgUseful += s.payloadLength;
       s.msgFragments++;
       // Frames in stream order are mostly in frame order: appended when past the last one;
@@ -743,8 +754,9 @@ class WebSocketDissector implements Dissector {
       opcode: s.msgOpcode,
       compressed: s.msgCompressed,
       length,
-      wire: { dir, start: s.msgStart, end, role: dir === 0 ? 'request' : 'push', useful: s.msgUseful, fragments: s.msgFragments },
+      wire: { dir, start: s.msgStart, end, useful: s.msgUseful, fragments: s.msgFragments },
     };
+    if (s.msgExtents !== null) m.wire.extents = s.msgExtents;
     if (body && ctx.options.keepBytes) {
       // A message of one uncompressed frame says what that frame said: decode it once.
       const single = s.lastFrame && !s.msgCompressed && s.msgFragments === 1 ? s.lastFrame : null;

@@ -271,7 +271,7 @@ export class Reassembler {
   private readonly closedList = new Recency();
   /** What the observer is told of each packet: one object, refilled (see ReassemblyObserver.segment). */
   private readonly info: SegmentInfo = {
-    conn: null as unknown as Connection, dir: 0, frame: 0, time: 0, frameBytes: 0, linkNetBytes: 0, tcpBytes: 0, appBytes: 0, flags: 0, offset: 0, ackOffset: -1, retransmission: false,
+    conn: null as unknown as Connection, dir: 0, frame: 0, time: 0, frameBytes: 0, linkNetBytes: 0, tcpBytes: 0, appBytes: 0, flags: 0, offset: 0, ackOffset: -1, retransmission: false, newOffset: 0,
   };
   private closedCount = 0;
   private sweepAt = MAX_CLOSED;
@@ -387,6 +387,7 @@ export class Reassembler {
     info.offset = offset;
     info.ackOffset = ackOffset;
     info.retransmission = retransmission;
+    info.newOffset = len > 0 && offset < h.next && offset + len > h.next ? h.next : offset;
     if (c.closed) {
       this.observer.segment(info);
       return;

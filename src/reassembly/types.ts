@@ -55,6 +55,11 @@ export interface SegmentInfo {
   ackOffset: number;
   /** Payload that carried nothing new: a retransmission or duplicate. */
   retransmission: boolean;
+  /**
+   * Stream offset of its first byte not received before (`offset`, unless the packet overlaps
+   * bytes already received or given up as lost, and goes on past them).
+   */
+  newOffset: number;
 }
 
 export interface ReassemblyObserver {

@@ -60,6 +60,8 @@ export function captureSummaryJson(r: CaptureReport): Record<string, unknown> {
     duration: r.duration,
     overall: r.overall,
     linkNetBytes: r.linkNetBytes,
+    // Where the TCP packets' bytes went, per direction, by layer and role (analysis/accounting.ts).
+    bytes: r.bytes,
     otherPackets: r.otherPackets,
     reassembly: r.reassembly,
     connectionCount: r.connectionCount,

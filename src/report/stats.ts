@@ -3,6 +3,7 @@ import type TableType from 'cli-table3';
 import type { CaptureReport } from '../analyze.js';
 import { SCHEMA_VERSION, steadyJson, usefulPercent } from './json.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
+import type { DirectionBytes } from '../analysis/accounting.js';
 import { safeJson, safeLine } from './sanitize.js';
 
 const require = createRequire(import.meta.url);
@@ -11,7 +12,7 @@ export type StatsFormat = 'table' | 'markdown' | 'csv' | 'json';
 export const STATS_FORMATS: StatsFormat[] = ['table', 'markdown', 'csv', 'json'];
 
 export interface StatsTable {
-  key: 'overall' | 'perUpdate' | 'serverToClient' | 'overhead';
+  key: 'overall' | 'perUpdate' | 'serverToClient' | 'overhead' | 'bytes';
   title: string;
   columns: string[];
   rows: Array<[string, ...Array<number | string>]>;
@@ -20,6 +21,35 @@ export interface StatsTable {
 }
 
 const OVERHEAD_COLUMNS = ['Link+IP Bytes', 'TCP Header Bytes', 'App Framing Bytes', 'Payload Bytes', 'Useful %'];
+
+/** Layers whose framing the byte-accounting table shows, in the order they nest; plain TCP bytes have none. */
+export const FRAMING_LAYERS: ReadonlyArray<[string, string]> = [
+  ['tls', 'TLS'],
+  ['http', 'HTTP'],
+  ['http2', 'HTTP/2'],
+  ['websocket', 'WebSocket'],
+  ['sse', 'SSE'],
+];
+
+/** What a direction's bytes come to, summed over its layers. */
+export function layerSums(d: DirectionBytes): { payload: number; lost: number; framing: Record<string, number> } {
+  let payload = 0;
+  let lost = 0;
+  const framing: Record<string, number> = {};
+  for (const [name, l] of Object.entries(d.layers)) {
+    payload += l.payload;
+    lost += l.lost;
+    framing[name] = (framing[name] ?? 0) + l.framing;
+  }
+  return { payload, lost, framing };
+}
+
+/** The framing layers some capture has bytes of: the table shows only those. */
+export function framingLayersOf(ds: DirectionBytes[]): Array<[string, string]> {
+  return FRAMING_LAYERS.filter(([name]) => ds.some((d) => (d.layers[name]?.framing ?? 0) > 0));
+}
+
+const DIRECTIONS = [['client', 'client to server'], ['server', 'server to client']] as const;
 
 /** A capture's file name without its directories, as the tables show it. */
 export function captureName(file: string): string {
@@ -65,7 +95,26 @@ export function statsTables(reports: CaptureReport[]): StatsTable[] {
         return [captureName(r.file), o.linkNet, o.tcpHeaders, ...(anyTls ? [o.tls ?? 0] : []), o.framing, o.payload, usefulPercent(o).toFixed(1)];
       }),
     },
+    bytesTable(reports),
   ];
+}
+
+/**
+ * Where every byte of the TCP packets went, per direction: the columns of a row add up to the
+ * direction's Frame Bytes. Lost bytes were never captured: beside the sum, not in it.
+ */
+function bytesTable(reports: CaptureReport[]): StatsTable {
+  const layers = framingLayersOf(reports.flatMap((r) => [r.bytes.client, r.bytes.server]));
+  return {
+    key: 'bytes',
+    title: 'Where the bytes go, by layer',
+    columns: ['PCAP', 'Direction', 'Link+IP Bytes', 'TCP Header Bytes', 'Resent Bytes', ...layers.map(([, t]) => `${t} Framing Bytes`), 'Payload Bytes', 'Unclaimed Bytes', 'Lost Bytes'],
+    rows: reports.flatMap((r) => DIRECTIONS.map(([key, name]): [string, ...Array<number | string>] => {
+      const d = r.bytes[key];
+      const sums = layerSums(d);
+      return [captureName(r.file), name, d.linkNet, d.tcpHeaders, d.notDelivered, ...layers.map(([l]) => sums.framing[l] ?? 0), sums.payload, d.unclaimed, d.lostInGaps];
+    })),
+  };
 }
 
 function cell(v: string | number): string {
@@ -116,12 +165,26 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
     case 'csv': {
       const anyTls = hasTls(reports);
       const overheadNames = ['link_ip_bytes', 'tcp_header_bytes', ...(anyTls ? ['tls_framing_bytes'] : []), 'app_framing_bytes', 'payload_bytes', 'useful_percent'];
-      const lines = ['table,pcap,' + ['total_packets', 'app_packets', 'frame_bytes', 'tcp_bytes', 'app_bytes', ...overheadNames].join(',')];
-      const blank = overheadNames.map(() => '');
+      // The byte-accounting rows: every framing layer always has its column, so a script's columns do not move.
+      const layerNames = FRAMING_LAYERS.map(([l]) => `${l}_layer_framing_bytes`);
+      const bytesNames = ['direction', 'resent_bytes', ...layerNames, 'layer_payload_bytes', 'unclaimed_bytes', 'lost_bytes'];
+      const lines = ['table,pcap,' + ['total_packets', 'app_packets', 'frame_bytes', 'tcp_bytes', 'app_bytes', ...overheadNames, ...bytesNames].join(',')];
+      const blank = (n: number) => new Array<string>(n).fill('');
       for (const t of tables) {
+        if (t.key === 'bytes') continue;
         for (const [name, ...nums] of t.rows) {
-          const values = t.key === 'overhead' ? ['', '', '', '', '', ...nums] : [...nums, ...blank];
+          const values = t.key === 'overhead' ? [...blank(5), ...nums, ...blank(bytesNames.length)] : [...nums, ...blank(overheadNames.length + bytesNames.length)];
           lines.push([t.key, csvField(name), ...values.map((v) => (v === '' ? '' : csvField(v)))].join(','));
+        }
+      }
+      for (const r of reports) {
+        for (const [key, name] of DIRECTIONS) {
+          const d = r.bytes[key];
+          const sums = layerSums(d);
+          const o: Record<string, number | string> = { link_ip_bytes: d.linkNet, tcp_header_bytes: d.tcpHeaders };
+          const shared = overheadNames.map((n) => o[n] ?? '');
+          const own = [name, d.notDelivered, ...FRAMING_LAYERS.map(([l]) => sums.framing[l] ?? 0), sums.payload, d.unclaimed, d.lostInGaps];
+          lines.push(['bytes', csvField(captureName(r.file)), ...blank(5), ...shared, ...own].map((v) => (v === '' ? '' : csvField(v))).join(','));
         }
       }
       return lines.join('\n') + '\n';
@@ -135,6 +198,7 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
         updateCount: r.updateCount,
         steadyState: steadyJson(r.steady),
         steadyByProtocol: r.steadyByProtocol.map((t) => ({ protocol: t.protocol, updateCount: t.updateCount, steadyState: steadyJson(t.steady) })),
+        bytes: r.bytes,
       }));
       return safeJson({ schemaVersion: SCHEMA_VERSION, captures: out }, 2) + '\n';
     }

@@ -2,7 +2,7 @@ import type { CaptureReport } from '../analyze.js';
 import type { TlsInfo } from '../dissect/tls/layer.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
 import { commentCount, usefulPercent } from './json.js';
-import { captureName, frameList, terminalTable } from './stats.js';
+import { captureName, frameList, framingLayersOf, layerSums, terminalTable } from './stats.js';
 import { cut, safeLine } from './sanitize.js';
 
 function figureCells(f: Figures): number[] {
@@ -97,6 +97,7 @@ export function writeSummary(r: CaptureReport, maxWarnings: number, write: (s: s
   line('');
   line('Overall');
   line(terminalTable(FIGURE_COLUMNS.map(([, t]) => t), [figureCells(r.overall)]));
+  bytesByLayer(r, line);
   if (r.setupNotes.length > 0) {
     // What the update rule took for set-up rather than updates, and why: a reader can check it.
     line('');
@@ -147,4 +148,26 @@ export function writeSummary(r: CaptureReport, maxWarnings: number, write: (s: s
     if (r.warningCount > n) line(`  ... ${r.warningCount - n} more (--json lists ${r.warnings.length})`);
   }
   flush();
+}
+
+/** Where the TCP packets' bytes went, per direction and by layer: each column adds up to its direction's frame bytes. */
+function bytesByLayer(r: CaptureReport, line: (s: string) => void): void {
+  const c = r.bytes.client;
+  const sv = r.bytes.server;
+  const total = c.linkNet + c.tcpHeaders + c.tcpPayload + sv.linkNet + sv.tcpHeaders + sv.tcpPayload;
+  if (total === 0) return;
+  const cs = layerSums(c);
+  const ss = layerSums(sv);
+  const rows: Array<Array<string | number>> = [
+    ['Link and IP headers', c.linkNet, sv.linkNet],
+    ['TCP headers', c.tcpHeaders, sv.tcpHeaders],
+  ];
+  if (c.notDelivered + sv.notDelivered > 0) rows.push(['Resent TCP payload', c.notDelivered, sv.notDelivered]);
+  for (const [name, title] of framingLayersOf([c, sv])) rows.push([`${title} framing`, cs.framing[name] ?? 0, ss.framing[name] ?? 0]);
+  rows.push(['Useful payload', cs.payload, ss.payload]);
+  if (c.unclaimed + sv.unclaimed > 0) rows.push(['Claimed by no layer', c.unclaimed, sv.unclaimed]);
+  line('');
+  line(`Where the ${total} bytes of TCP packets go:`);
+  line(terminalTable(['', 'Client to server', 'Server to client'], rows));
+  if (c.lostInGaps + sv.lostInGaps > 0) line(`Never captured (gaps, outside the sums): ${c.lostInGaps} bytes client to server, ${sv.lostInGaps} server to client`);
 }

@@ -2,9 +2,8 @@ import type { Dir, StreamChunk } from '../../reassembly/types.js';
 import { ByteKeeper, textOrHex } from '../bytes.js';
 import { headerValue } from '../headers.js';
 import { framesOfExtents } from '../framemap.js';
-import { extentBytes, OffsetMap } from '../offsetmap.js';
-import { SseParser, type ParsedSseEvent } from '../sse.js';
-import type { DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Role, SseComment, SseEvent, LayerMessage } from '../types.js';
+import { extentBytes } from '../offsetmap.js';
+import type { ChildStream, DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Role, LayerMessage } from '../types.js';
 import { FLAGS, FRAME_TYPES, FrameReader, probeClientPreface, SETTINGS, type Http2Frame } from './frames.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 
@@ -18,12 +17,11 @@ interface Half {
   extents: number[];
   bodyLength: number;
   body: ByteKeeper | null;
-  /** An event stream's body, read as SSE events as it arrives. */
-  sse: SseParser | null;
-  /** Body offsets onto this layer's offsets, a DATA frame a unit (for an event's frames). */
-  bodyMap: OffsetMap | null;
-  /** Body offset where the next SSE message's bytes begin. */
-  sseStart: number;
+  /**
+   * A body its consumer layer reads (an event stream, by HANDOFFS['content-type']): the child
+   * stream its DATA frames' payloads are fed to, each frame the unit of its payload.
+   */
+  child: ChildStream | null;
   emitted: boolean;
   /** HEADERS and CONTINUATION fragments of a header block still open (RFC 9113 §6.10). */
   block: Uint8Array[] | null;
@@ -36,12 +34,24 @@ interface Stream {
   halves: [Half, Half];
 }
 
-const newHalf = (): Half => ({ headers: null, extents: [], bodyLength: 0, body: null, sse: null, bodyMap: null, sseStart: 0, emitted: false, block: null, endOnHeaders: false });
+const newHalf = (): Half => ({ headers: null, extents: [], bodyLength: 0, body: null, child: null, emitted: false, block: null, endOnHeaders: false });
+
+/**
+ * The media type of a Content-Type value, as the hand-off table is keyed: type/subtype in
+ * lower case, parameters stripped (RFC 9110 §8.3.1: "The type and subtype tokens are
+ * case-insensitive"; WHATWG MIME Sniffing calls it the essence).
+ */
+function mediaType(value: string | undefined): string {
+  if (value === undefined) return '';
+  const semi = value.indexOf(';');
+  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+}
 
 /**
  * HTTP/2 (RFC 9113): frames, HPACK per direction (RFC 7541), and each stream as one HTTP
- * exchange with the same message kinds as HTTP/1 (version "2"): a request, a response, and
- * for a text/event-stream response its SSE events as their DATA frames arrive. A message's
+ * exchange with the same message kinds as HTTP/1 (version "2"): a request and a response,
+ * whose body, when HANDOFFS['content-type'] names a consumer for its media type (an event
+ * stream), is fed DATA frame by DATA frame to a child stream that layer runs. A message's
  * wire is the list of frames that carried it (interleaved with other streams' frames), so
  * the update tracker attributes packets by extents. Control frames (SETTINGS, PING,
  * WINDOW_UPDATE, PRIORITY, RST_STREAM, GOAWAY, unknown types) are messages of their own:
@@ -59,6 +69,9 @@ class Http2Layer implements Dissector {
   private low: [number, number] = [0, 0];
   /** SETTINGS_MAX_FRAME_SIZE each side is held to, from the other side's SETTINGS (RFC 9113 §6.5.2). */
   private maxFrameSize = [16384, 16384];
+  /** The frame and time of the chunk being read. */
+  private packet = 0;
+  private time = 0;
 
   constructor(private readonly ctx: DissectContext) {
     ctx.setProtocol('http2');
@@ -67,6 +80,8 @@ class Http2Layer implements Dissector {
   data(dir: Dir, c: StreamChunk): void {
     if (this.stopped[dir]) return;
     const reader = (this.readers[dir] ??= new FrameReader({ expectPreface: dir === 0, offset: c.offset }));
+    this.packet = c.frame;
+    this.time = c.time;
     reader.setMaxFrameSize(this.maxFrameSize[dir]);
     for (const e of reader.feed(c.bytes)) {
       if (this.stopped[dir]) return;
@@ -119,13 +134,17 @@ class Http2Layer implements Dissector {
         const s = this.streams.get(f.streamId);
         if (!s) return this.control(dir, start, end, 'control');
         const h = s.halves[dir];
-        h.extents.push(start, end);
         h.bodyLength += f.payload.length;
-        if (h.sse) {
-          const at = h.bodyMap!.length;
-          h.bodyMap!.add(f.payload.length, f.payloadOffset, start, end);
-          h.sse.feed(f.payload, at);
-        } else if (this.ctx.options.keepBytes) (h.body ??= new ByteKeeper(this.ctx.options.maxKeptBytes)).add(f.payload);
+        if (h.child) {
+          // The frame is its payload's unit: its header and padding go with the bytes at its
+          // edges, as a chunk's lines do over HTTP/1. An empty frame that ends the stream
+          // carries nothing its consumer could claim: it is a control frame of this layer.
+          if (f.payload.length === 0 && f.flags & FLAGS.END_STREAM) this.control(dir, start, end, 'control');
+          else h.child.data(dir, f.payload, f.payloadOffset, start, end, packet, this.time);
+        } else {
+          h.extents.push(start, end);
+          if (this.ctx.options.keepBytes) (h.body ??= new ByteKeeper(this.ctx.options.maxKeptBytes)).add(f.payload);
+        }
         if (f.flags & FLAGS.END_STREAM) this.finish(dir, s, h);
         return;
       }
@@ -144,7 +163,7 @@ class Http2Layer implements Dissector {
         return this.control(dir, start, end, this.sawRequest ? 'control' : 'setup');
       case FRAME_TYPES.RST_STREAM: {
         const s = this.streams.get(f.streamId);
-        if (s) for (const d of [0, 1] as Dir[]) if (!s.halves[d].emitted && s.halves[d].headers) this.finish(d, s, s.halves[d]);
+        if (s) for (const d of [0, 1] as Dir[]) if ((!s.halves[d].emitted && s.halves[d].headers) || s.halves[d].child) this.finish(d, s, s.halves[d]);
         if (s) this.streams.delete(f.streamId);
         return this.control(dir, start, end, 'control');
       }
@@ -171,31 +190,33 @@ class Http2Layer implements Dissector {
 
   private headersDone(dir: Dir, s: Stream, h: Half, ended: boolean): void {
     if (dir === 0) this.sawRequest = true;
-    const type = headerValue(h.headers!, 'content-type') ?? '';
-    if (dir === 1 && /^\s*text\/event-stream/i.test(type)) {
-      // An event stream: its head answers the subscription, and each event is a push.
-      this.ctx.setProtocol('sse');
+    // A body whose media type names a consumer (an event stream: WHATWG HTML §9.2.3 reads one
+    // only from a 200 response) is read by that layer, on a child stream of this one.
+    const consumer = dir === 1 && headerValue(h.headers!, ':status') === '200' ? this.ctx.lookup('content-type', mediaType(headerValue(h.headers!, 'content-type'))) : undefined;
+    if (consumer !== undefined) {
+      // The head answers the subscription; the body is its consumer's messages, not one.
       this.emit(dir, s, h, null);
-      h.sse = new SseParser({
-        event: (e) => this.sseEvent(s, h, e),
-        comment: (text, bodyEnd) => this.sseComment(s, h, text, bodyEnd),
-        warning: (code, msg) => this.ctx.warn(this.ctx.frameAt(1, h.extents.at(-1)! - 1), code, msg),
-      });
-      h.bodyMap = new OffsetMap();
-      if (ended) this.finish(dir, s, h);
-      return;
+      h.child = this.ctx.openChild('http2', consumer);
+      // Frames of other streams are still in flight: released now, this layer keeps its own
+      // hold on its stream beside the child's (StreamHost.releaseHeld).
+      this.ctx.release(dir, this.low[dir]);
     }
     if (ended) this.finish(dir, s, h);
   }
 
   private finish(dir: Dir, s: Stream, h: Half): void {
     if (!h.emitted) this.emit(dir, s, h, h.bodyLength);
-    else if (h.sse) {
-      // The end of an event stream: what its last DATA frames carried after the last event is tear-down of the stream.
-      const rest = h.bodyMap!.extents(h.sseStart, h.bodyMap!.length);
-      if (rest.length > 0 && rest[1] > rest[0]) this.controlExtents(dir, rest, 'control');
-    }
+    this.endChild(h, dir, 0);
     if (s.halves[0].emitted && s.halves[1].emitted) this.streams.delete(s.id);
+  }
+
+  /** The end of a body its consumer reads; `lost` bytes of it were never seen. */
+  private endChild(h: Half, dir: Dir, lost: number): void {
+    const child = h.child;
+    if (child === null) return;
+    h.child = null;
+    if (lost > 0) child.gap(dir, lost, this.packet);
+    child.end(dir, this.packet);
   }
 
   private emit(dir: Dir, s: Stream, h: Half, bodyLength: number | null): void {
@@ -203,15 +224,12 @@ class Http2Layer implements Dissector {
     const ext = h.extents;
     h.emitted = true;
     const headers = h.headers ?? [];
-    const accept = headerValue(headers, 'accept') ?? '';
-    let role: Role;
-    if (dir === 0) role = accept.includes('text/event-stream') || headerValue(headers, ':method') === 'CONNECT' ? 'setup' : 'request';
-    else role = bodyLength === null ? 'prelude' : 'answer';
     const frames = this.framesOf(dir, ext);
     const base = { from: dir === 0 ? 'client' : 'server', frames, time: ctx.timeAt(dir, ext[0]), version: 'HTTP/2', headers } as const;
     const kept = h.body?.bytes();
     const shown = kept && kept.length > 0 ? textOrHex(kept) : undefined;
-    const wire = { dir, start: ext[0], end: ext[ext.length - 1], role, useful: bodyLength ?? 0, extents: ext.slice() };
+    // What the exchange is to the update rule, analysis/roles.ts says from the message: an HTTP/2 request is a request.
+    const wire = { dir, start: ext[0], end: ext[ext.length - 1], useful: bodyLength ?? 0, extents: ext.slice() };
     let m: HttpRequest | HttpResponse;
     if (dir === 0) {
       m = { ...base, kind: 'http-request', method: headerValue(headers, ':method') ?? '', target: headerValue(headers, ':path') ?? '', bodyLength: bodyLength ?? 0, wire };
@@ -229,32 +247,6 @@ class Http2Layer implements Dissector {
     ctx.emit(m);
     h.extents = [];
     h.body = null;
-  }
-
-  private sseEvent(s: Stream, h: Half, e: ParsedSseEvent): void {
-    const m: SseEvent = { kind: 'sse-event', from: 'server', frames: [], time: 0, event: e.event, data: e.data, wire: { dir: 1, start: 0, end: 0, role: 'push', useful: e.dataBytes } };
-    if (e.id !== undefined) m.id = e.id;
-    if (e.retry !== undefined) m.retry = e.retry;
-    this.sseMessage(h, m, e.end);
-  }
-
-  private sseComment(_s: Stream, h: Half, text: string, end: number): void {
-    const m: SseComment = { kind: 'sse-comment', from: 'server', frames: [], time: 0, text, wire: { dir: 1, start: 0, end: 0, role: 'control', useful: 0 } };
-    this.sseMessage(h, m, end);
-  }
-
-  /** An SSE message: the DATA frames (or parts of them) that carried its bytes. */
-  private sseMessage(h: Half, m: SseEvent | SseComment, bodyEnd: number): void {
-    const ext = h.bodyMap!.extents(h.sseStart, bodyEnd);
-    h.sseStart = bodyEnd;
-    m.wire.start = ext[0];
-    m.wire.end = ext[ext.length - 1];
-    m.wire.extents = ext;
-    m.frames = this.framesOf(1, ext);
-    // An event happens when the blank line that dispatches it arrives (WHATWG HTML §9.2.6).
-    m.time = this.ctx.timeAt(1, ext[ext.length - 1] - 1);
-    this.ctx.emit(m);
-    h.bodyMap!.release(bodyEnd);
   }
 
   private framesOf(dir: Dir, ext: number[]): number[] {
@@ -288,11 +280,11 @@ class Http2Layer implements Dissector {
   private release(dir: Dir): void {
     const reader = this.readers[dir];
     if (reader === null) return;
+    // A body's child holds its own frames: the host lets go of nothing it still needs.
     let low = reader.offset;
     for (const s of this.streams.values()) {
       const h = s.halves[dir];
       if (h.extents.length > 0 && h.extents[0] < low) low = h.extents[0];
-      if (h.sse && h.bodyMap!.length > h.sseStart) low = Math.min(low, h.bodyMap!.toParent(h.sseStart));
     }
     if (low > this.low[dir]) {
       this.low[dir] = low;
@@ -300,26 +292,33 @@ class Http2Layer implements Dissector {
     }
   }
 
-  private stop(dir: Dir): void {
+  /** This direction is given up; `lost`: bytes lost in a gap where it stopped. */
+  private stop(dir: Dir, lost = 0): void {
     this.stopped[dir] = true;
+    // The bodies under way are cut where the frames stop.
+    for (const s of this.streams.values()) this.endChild(s.halves[dir], dir, lost);
     this.ctx.release(dir, Number.MAX_SAFE_INTEGER);
   }
 
   gap(dir: Dir, offset: number, length: number, frame: number): void {
     if (this.stopped[dir]) return;
     // RFC 9113 has no resynchronisation point: frames, and HPACK's table, are lost with the bytes.
+    this.packet = frame;
     this.ctx.warn(frame, 'h2-gap', `${length} bytes of HTTP/2 lost at offset ${offset} (${dir === 0 ? 'client' : 'server'} side): the rest of this direction is not dissected`);
-    this.stop(dir);
+    this.stop(dir, length);
   }
 
   end(dir: Dir, frame: number): void {
     if (this.stopped[dir]) return;
+    this.packet = frame;
     for (const s of this.streams.values()) {
       const h = s.halves[dir];
       if (h.headers && !h.emitted) {
         this.ctx.warn(frame, 'h2-cut', `the connection ended inside HTTP/2 stream ${s.id} (${dir === 0 ? 'request' : 'response'} not ended)`);
         this.emit(dir, s, h, h.bodyLength);
       }
+      // An event stream the connection's end cut: its consumer says whether an event was.
+      this.endChild(h, dir, 0);
     }
   }
 }
