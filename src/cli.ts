@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { analyzeFile, type AnalyzeOptions, type CaptureReport } from './analyze.js';
 import { CaptureError } from './capture/types.js';
 import { LIMITS } from './limits.js';
 import { KeyLog } from './dissect/tls/keylog.js';
+import { renderHtml, type HtmlCapture } from './report/html.js';
 import { captureSummaryJson, messageJson, SCHEMA_VERSION, updateJson } from './report/json.js';
+import { readLadder } from './report/ladder.js';
 import { JsonStreamWriter } from './report/jsonstream.js';
 import { PayloadPrinter, payloadsHeader } from './report/payloads.js';
 import { safeJson, safeLine } from './report/sanitize.js';
@@ -28,6 +30,7 @@ interface Flags {
   warnings: number;
   maxMemory: number;
   keylog?: string[];
+  html?: string;
 }
 
 function version(): string {
@@ -68,6 +71,7 @@ Examples:
   sockstat --stats markdown a.pcap b.pcap        the statistics tables, ready to paste
   sockstat --payloads capture.pcap               what each side sent, in order
   sockstat --json capture.pcap > report.json     everything, as one JSON document
+  sockstat --html report.html a.pcap b.pcap      a self-contained web page of the captures side by side
   sockstat --ndjson capture.pcap | jq 'select(.kind=="ws-message") | .text'
   tcpdump -U -w - port 8080 | sockstat -         a capture read from standard input as it comes
   sockstat --max-memory 1G big.pcapng            a larger memory budget for a big capture
@@ -91,6 +95,7 @@ function program(stdout: Writable, stderr: (s: string) => void): Command {
     // A machine-readable output is the whole of stdout: it cannot share it with another.
     .addOption(new Option('--json', 'print everything as one JSON document').conflicts(['ndjson', 'stats', 'payloads']))
     .addOption(new Option('--ndjson', 'print one JSON line per message as it is found').conflicts(['stats', 'payloads']))
+    .option('--html <file>', 'write a self-contained HTML report of the captures, side by side, to <file> (goes with any other output)')
     .addOption(new Option('--warnings <n>', 'warnings to print per capture').argParser(parseCount).default(10))
     .addOption(
       new Option('--keylog <file>', 'TLS key log (NSS format: SSLKEYLOGFILE) to decrypt TLS with; repeatable. Without it, $SSLKEYLOGFILE is read when set')
@@ -157,17 +162,34 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
     if (flags.payloads && (flags.stats === 'csv' || flags.stats === 'json')) {
       prog.error(`error: option '--payloads' cannot be used with option '--stats ${flags.stats}'`, { exitCode: 2, code: 'sockstat.conflictingOption' });
     }
+    if (flags.html === '-' || flags.html === '') {
+      prog.error("error: option '--html <file>' needs a file name: the page is written to a file, not to standard output", { exitCode: 2, code: 'sockstat.invalidArgument' });
+    }
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     err(`sockstat: ${safeLine(internal(e))}\n`);
     return 1;
   }
 
+  // The HTML report's file is opened first: a file that cannot be written fails the run
+  // before any capture is read.
+  let htmlFd: number | null = null;
+  if (flags.html !== undefined) {
+    const opened = openHtmlFile(flags.html, prog.args);
+    if ('error' in opened) {
+      err(`sockstat: ${safeLine(flags.html)}: ${safeLine(opened.error)}\n`);
+      return opened.status;
+    }
+    htmlFd = opened.fd;
+  }
+
   const out = new Output(stdout);
   let json: JsonStreamWriter | null = null;
+  const html: HtmlCapture[] | null = htmlFd !== null ? [] : null;
   try {
     json = flags.json ? new JsonStreamWriter(out) : null;
-    const status = await analyzeAll(prog.args, flags, out, stdout, json, err);
+    let status = await analyzeAll(prog.args, flags, out, stdout, json, err, html);
+    if (html && htmlFd !== null && !writeHtml(flags.html!, htmlFd, prog.args, await ladders(html), flags, err)) status = 1;
     if (out.failed) return outputFailed(out.failed, status, err);
     return status;
   } catch (e) {
@@ -177,6 +199,76 @@ export async function main(argv: string[], stdout: Writable, stderr: Writable): 
     return 1;
   } finally {
     json?.dispose();
+    if (htmlFd !== null) closeSync(htmlFd);
+  }
+}
+
+/** Why a file cannot be written, in a few words. */
+function fileTrouble(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'ENOENT': return 'no such directory';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    case 'ENOSPC': return 'no space left on the device';
+    case 'EROFS': return 'read-only file system';
+    default: return messageOf(e);
+  }
+}
+
+/**
+ * Opens the --html file for writing without truncating it (that waits until the page is
+ * ready, so a failed run leaves an old report whole); returns its descriptor, or what is wrong.
+ */
+function openHtmlFile(path: string, captures: string[]): { fd: number } | { error: string; status: number } {
+  try {
+    const target = statSync(path, { throwIfNoEntry: false });
+    const same = (c: string) => {
+      const s = c === '-' ? undefined : statSync(c, { throwIfNoEntry: false });
+      return s !== undefined && s.dev === target!.dev && s.ino === target!.ino;
+    };
+    // The page must never overwrite a capture it reports on: a usage error.
+    if (target?.isFile() && captures.some(same)) return { error: 'is a capture on the command line: the HTML report would overwrite it', status: 2 };
+    return { fd: openSync(path, fsConstants.O_WRONLY | fsConstants.O_CREAT, 0o666) };
+  } catch (e) {
+    return { error: `cannot write the HTML report: ${fileTrouble(e)}`, status: 1 };
+  }
+}
+
+/** Each steady update's packets, read again from its capture for the ladder diagram. */
+async function ladders(captures: HtmlCapture[]): Promise<HtmlCapture[]> {
+  for (const c of captures) {
+    const s = c.report?.steady;
+    if (!s) continue;
+    const client = c.report!.connections.find((k) => k.id === s.connection)?.client ?? null;
+    try {
+      c.ladder = await readLadder(c.file, s.frames, client);
+    } catch (e) {
+      c.ladder = { error: e instanceof CaptureError ? e.message : internal(e) };
+    }
+  }
+  return captures;
+}
+
+/** Writes the page; false (the failure said on stderr) when it could not be written. */
+function writeHtml(path: string, fd: number, files: string[], captures: HtmlCapture[], flags: Flags, err: (s: string) => void): boolean {
+  // Captures after a failure of standard output were not analysed: the page says so.
+  const all = [...captures, ...files.slice(captures.length).map((file): HtmlCapture => ({ file, report: null, failure: 'not analysed: the run stopped before it', ladder: null }))];
+  let page: string;
+  try {
+    page = renderHtml(all, { maxWarnings: flags.warnings, version: version() });
+  } catch (e) {
+    err(`sockstat: ${safeLine(path)}: ${safeLine(internal(e))}\n`);
+    return false;
+  }
+  try {
+    // A regular file is emptied first; a pipe or a terminal (--html /dev/stdout) cannot be.
+    if (fstatSync(fd).isFile()) ftruncateSync(fd, 0);
+    writeFileSync(fd, page);
+    return true;
+  } catch (e) {
+    err(`sockstat: ${safeLine(path)}: cannot write the HTML report: ${safeLine(fileTrouble(e))}\n`);
+    return false;
   }
 }
 
@@ -210,7 +302,7 @@ function outputFailed(e: Error, status: number, err: (s: string) => void): numbe
   return 1;
 }
 
-async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Writable, json: JsonStreamWriter | null, err: (s: string) => void): Promise<number> {
+async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Writable, json: JsonStreamWriter | null, err: (s: string) => void, html: HtmlCapture[] | null): Promise<number> {
   const maxWarnings = flags.warnings;
   const wantMessages = !!(flags.json || flags.payloads);
   let status = 0;
@@ -272,7 +364,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
       });
       options.collectMessages = false;
       // Alone, --payloads prints no figure: counting updates would be work thrown away.
-      if (!flags.stats) options.updates = false;
+      if (!flags.stats && !flags.html) options.updates = false;
       options.onMessage = guarded((c, m) => printer.message(c, m));
       options.onMessages = guarded((c, final) => printer.connection(c, final));
     }
@@ -302,6 +394,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
     try {
       if (!report) {
         fail(file, failure!);
+        html?.push({ file, report: null, failure, ladder: null });
         if (flags.ndjson) out.write(safeJson({ schemaVersion: SCHEMA_VERSION, file, kind: 'capture', error: failure }) + '\n');
         await json?.endCapture(file, null, failure, outDrain);
         continue;
@@ -310,6 +403,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
     } catch (e) {
       if (out.failed) break;
       fail(file, internal(e));
+      html?.push({ file, report: null, failure: internal(e), ladder: null });
       // The capture's object is closed, with the error, whatever part of it was written.
       try {
         await json?.endCapture(file, null, internal(e), outDrain);
@@ -319,13 +413,15 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
       continue;
     }
     if (report.error) fail(file, report.error);
+    html?.push({ file, report, failure: report.error, ladder: null });
     reports.push(report);
   }
 
   async function output(file: string, report: CaptureReport): Promise<void> {
     await json?.endCapture(file, report, null, outDrain);
     if (flags.ndjson) out.write(safeJson({ schemaVersion: SCHEMA_VERSION, file, kind: 'capture', ...captureSummaryJson(report) }) + '\n');
-    if (!flags.json && !flags.stats && !flags.ndjson) {
+    // --html writes a file: alone, it leaves standard output empty.
+    if (!flags.json && !flags.stats && !flags.ndjson && (flags.payloads || !flags.html)) {
       if (flags.payloads) out.write('\n');
       else {
         if (reports.length > 0) out.write('\n');
