@@ -94,13 +94,16 @@ function layerBytes(layers: Record<string, LayerBytes>, name: string): LayerByte
  * parallel arrays. Messages mostly claim the bytes right after the last claim, which extends
  * the last range in place; out-of-order claims (HTTP/2 streams) are a binary search.
  */
+/** The ranges of a Coverage that has none yet: shared, never written (most connections carry one contiguous claim a direction, and a million connections would each allocate arrays). */
+const NONE: number[] = [];
+
 class Coverage {
-  starts: number[] = [];
-  ends: number[] = [];
+  starts: number[] = NONE;
+  ends: number[] = NONE;
   /** Bytes covered by ranges folded away (past LIMITS.accountingRanges) and where they end. */
   folded = 0;
   foldedEnd = 0;
-  gaps: number[] = [];
+  gaps: number[] = NONE;
   /** Claimed bytes that lay in gaps folded away. */
   foldedLost = 0;
   /** End of the delivered stream (the next byte the reassembler would deliver). */
@@ -113,7 +116,10 @@ class Coverage {
     const n = this.starts.length;
     if (n === 0 || s >= this.ends[n - 1]) {
       if (n > 0 && s === this.ends[n - 1]) this.ends[n - 1] = e;
-      else {
+      else if (n === 0) {
+        this.starts = [s];
+        this.ends = [e];
+      } else {
         this.starts.push(s);
         this.ends.push(e);
         if (n + 1 > LIMITS.accountingRanges) this.fold();
@@ -202,7 +208,11 @@ class Coverage {
 }
 
 class ConnLedger {
-  cover: [Coverage, Coverage] = [new Coverage(), new Coverage()];
+  private readonly c0 = new Coverage();
+  private readonly c1 = new Coverage();
+  at(dir: Dir): Coverage {
+    return dir === 0 ? this.c0 : this.c1;
+  }
 }
 
 /**
@@ -236,15 +246,16 @@ export class ByteLedger {
   }
 
   delivered(connection: number, dir: Dir, offset: number, length: number): void {
-    const c = this.conn(connection).cover[dir];
+    const c = this.conn(connection).at(dir);
     c.delivered += length;
     if (offset + length > c.end) c.end = offset + length;
   }
 
   gap(connection: number, dir: Dir, offset: number, length: number): void {
-    const c = this.conn(connection).cover[dir];
+    const c = this.conn(connection).at(dir);
     const g = c.gaps;
     if (g.length > 0 && g[g.length - 1] === offset) g[g.length - 1] = offset + length;
+    else if (g === NONE) c.gaps = [offset, offset + length];
     else {
       g.push(offset, offset + length);
       if (g.length > 2 * LIMITS.accountingRanges) c.foldGaps();
@@ -258,7 +269,7 @@ export class ByteLedger {
     const w = m.wire;
     if (roleOf(m) === 'none') return 0;
     const dir = w.dir;
-    const cover = this.conn(connection).cover[dir];
+    const cover = this.conn(connection).at(dir);
     let bytes = 0;
     let twice = 0;
     let lost = 0;
@@ -314,7 +325,7 @@ export class ByteLedger {
 
   private settle(connection: number, l: ConnLedger): void {
     for (const dir of [0, 1] as const) {
-      const c = l.cover[dir];
+      const c = l.at(dir);
       const d = this.dirs[dir];
       d.delivered += c.delivered;
       const pastEnd = c.pastEnd();

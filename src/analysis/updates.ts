@@ -364,6 +364,9 @@ const MAX_RANGES = 16;
 /** Entries a Ranges holds at most: trimmed back to MAX_RANGES when the next would pass 2 x MAX_RANGES. */
 const RING = 2 * MAX_RANGES + 1;
 
+/** Numbers a range takes in Ranges' array. */
+const W = 5;
+
 /**
  * Entries a Ranges may grow to while its ranges still have packets to place (a packet that
  * carries a hundred WebSocket messages, or SSE events: all of them are registered before the
@@ -381,14 +384,13 @@ const MAX_RING = LIMITS.messageRangesPerDirection;
 class Ranges {
   // Small at first, grown to RING: most connections carry a few messages, and a capture may
   // hold a million of them (each connection's state is what the short-connection load costs).
-  private starts = new Float64Array(4);
-  private ends = new Float64Array(4);
   /**
-   * Per range, what of its message's bytes is not yet moved to another update's packets (see
-   * UpdateTracker.carried): its TLS framing, its own framing, its payload; three numbers a
-   * range, in one array.
+   * Five numbers a range, in one array (one typed array per direction, not three: a capture
+   * may hold a million connections): start, end, and what of its message's bytes is not yet
+   * moved to another update's packets (see UpdateTracker.carried): TLS framing, its own
+   * framing, its payload.
    */
-  private budget = new Float64Array(12);
+  private d = new Float64Array(4 * W);
   private slots: Array<Slot | null> = [null, null, null, null];
   /** Ring position of the oldest range. */
   private head = 0;
@@ -397,7 +399,7 @@ class Ranges {
   maxEnd = 0;
 
   private get capacity(): number {
-    return this.starts.length;
+    return this.d.length / W;
   }
 
   /** Ring position of the k-th oldest range. */
@@ -417,20 +419,14 @@ class Ranges {
   }
 
   private resize(n: number): void {
-    const starts = new Float64Array(n);
-    const ends = new Float64Array(n);
-    const budget = new Float64Array(3 * n);
+    const d = new Float64Array(W * n);
     const slots = new Array<Slot | null>(n).fill(null);
     for (let k = 0; k < this.count; k++) {
       const i = this.at(k);
-      starts[k] = this.starts[i];
-      ends[k] = this.ends[i];
-      budget.set(this.budget.subarray(3 * i, 3 * i + 3), 3 * k);
+      d.set(this.d.subarray(W * i, W * i + W), W * k);
       slots[k] = this.slots[i];
     }
-    this.starts = starts;
-    this.ends = ends;
-    this.budget = budget;
+    this.d = d;
     this.slots = slots;
     this.head = 0;
   }
@@ -441,12 +437,13 @@ class Ranges {
       else this.keep(MAX_RANGES - 1, true);
     }
     const i = this.at(this.count);
-    this.starts[i] = start;
-    this.ends[i] = end;
+    const d = this.d;
+    d[W * i] = start;
+    d[W * i + 1] = end;
     this.slots[i] = slot;
-    this.budget[3 * i] = tls;
-    this.budget[3 * i + 1] = framing;
-    this.budget[3 * i + 2] = useful;
+    d[W * i + 2] = tls;
+    d[W * i + 3] = framing;
+    d[W * i + 4] = useful;
     this.count++;
     if (end > this.maxEnd) this.maxEnd = end;
     // Trimmed in batches, not per message (the newest range keeps its place).
@@ -462,7 +459,7 @@ class Ranges {
   private trim(): void {
     let drop = 0;
     const most = this.count - MAX_RANGES;
-    while (drop < most && this.ends[this.at(drop + 1)] <= this.placedEnd) drop++;
+    while (drop < most && this.d[W * this.at(drop + 1) + 1] <= this.placedEnd) drop++;
     if (drop > 0) this.keep(this.count - drop - 1, true);
     if (this.capacity > RING && this.count < RING) this.resize(RING);
   }
@@ -470,7 +467,7 @@ class Ranges {
   /** Keeps the last n ranges, and any older one whose packets were not all placed yet. */
   keepPlaced(n: number): void {
     let drop = 0;
-    while (drop < this.count - n && this.ends[this.at(drop)] <= this.placedEnd) drop++;
+    while (drop < this.count - n && this.d[W * this.at(drop) + 1] <= this.placedEnd) drop++;
     if (drop > 0) this.keep(this.count - drop, false);
   }
 
@@ -480,16 +477,14 @@ class Ranges {
     if (drop <= 0) return;
     // The ranges let go: the drop after the oldest when it stays, else the drop oldest.
     for (let k = first ? 1 : 0, last = first ? drop : drop - 1; k <= last; k++) {
-      const e = this.ends[this.at(k)];
+      const e = this.d[W * this.at(k) + 1];
       if (e > this.forgottenEnd) this.forgottenEnd = e;
     }
     if (first) {
       // The oldest moves to the place of the last one dropped, just before the n kept.
       const from = this.head;
       const to = this.at(drop);
-      this.starts[to] = this.starts[from];
-      this.ends[to] = this.ends[from];
-      this.budget.copyWithin(3 * to, 3 * from, 3 * from + 3);
+      this.d.copyWithin(W * to, W * from, W * from + W);
       this.slots[to] = this.slots[from];
     }
     for (let k = 0; k < drop; k++) this.slots[this.at(k)] = null;
@@ -505,8 +500,8 @@ class Ranges {
     if (offset >= this.maxEnd) return null;
     for (let k = this.count - 1; k >= 0; k--) {
       const i = this.at(k);
-      if (offset >= this.starts[i] && offset < this.ends[i]) {
-        this.foundEnd = this.ends[i];
+      if (offset >= this.d[W * i] && offset < this.d[W * i + 1]) {
+        this.foundEnd = this.d[W * i + 1];
         return this.slots[i];
       }
     }
@@ -517,7 +512,7 @@ class Ranges {
   startingAt(start: number): number {
     for (let k = this.count - 1; k >= 0; k--) {
       const i = this.at(k);
-      if (this.starts[i] === start) return i;
+      if (this.d[W * i] === start) return i;
     }
     return -1;
   }
@@ -529,7 +524,7 @@ class Ranges {
   startingIn(from: number, to: number, fn: (i: number, start: number) => void): void {
     for (let k = 0; k < this.count; k++) {
       const i = this.at(k);
-      const st = this.starts[i];
+      const st = this.d[W * i];
       if (st > from && st < to) fn(i, st);
     }
   }
@@ -539,7 +534,7 @@ class Ranges {
   }
 
   endAt(i: number): number {
-    return this.ends[i];
+    return this.d[W * i + 1];
   }
 
   /**
@@ -547,15 +542,16 @@ class Ranges {
    * then its own framing (heads come first), then payload. Returns [tls, payload] taken.
    */
   takeLead(i: number, n: number): [number, number] {
-    const b = this.budget;
-    const t = Math.min(n, b[3 * i]);
-    b[3 * i] -= t;
+    const b = this.d;
+    const o = W * i + 2;
+    const t = Math.min(n, b[o]);
+    b[o] -= t;
     n -= t;
-    const f = Math.min(n, b[3 * i + 1]);
-    b[3 * i + 1] -= f;
+    const f = Math.min(n, b[o + 1]);
+    b[o + 1] -= f;
     n -= f;
-    const u = Math.min(n, b[3 * i + 2]);
-    b[3 * i + 2] -= u;
+    const u = Math.min(n, b[o + 2]);
+    b[o + 2] -= u;
     return [t, u];
   }
 
@@ -563,7 +559,7 @@ class Ranges {
   within(from: number, to: number, fn: (slot: Slot) => void): void {
     for (let k = 0; k < this.count; k++) {
       const i = this.at(k);
-      if (this.starts[i] >= from && this.ends[i] <= to) fn(this.slots[i]!);
+      if (this.d[W * i] >= from && this.d[W * i + 1] <= to) fn(this.slots[i]!);
     }
   }
 
