@@ -365,6 +365,9 @@ class Child implements ChildStream, StreamBase {
   private hold1 = Infinity;
   /** Directions fed (bit 0, 1) and ended (bit 2, 3). */
   private state = 0;
+  /** The end of the unit of the last bytes mapped, when they were bytes (-1 after an empty unit or a gap). */
+  private last0 = -1;
+  private last1 = -1;
   /** One chunk record per direction, filled anew for each piece: no layer keeps a chunk past its call (the host copies those it holds). */
   private readonly chunk0: StreamChunk = { bytes: NO_BYTES, offset: 0, frame: 0, time: 0 };
   private readonly chunk1: StreamChunk = { bytes: NO_BYTES, offset: 0, frame: 0, time: 0 };
@@ -404,6 +407,8 @@ class Child implements ChildStream, StreamBase {
     const map = dir === 0 ? this.map0 : this.map1;
     const offset = map.length;
     map.add(bytes.length, parentStart, unitStart, unitEnd);
+    if (dir === 0) this.last0 = bytes.length > 0 ? unitEnd : -1;
+    else this.last1 = bytes.length > 0 ? unitEnd : -1;
     // Until it lets go of any, the child needs its bytes from its first unit on.
     if ((this.state & (1 << dir)) === 0) {
       this.state |= 1 << dir;
@@ -424,6 +429,8 @@ class Child implements ChildStream, StreamBase {
     const offset = map.length;
     const p = offset === 0 ? 0 : map.toParent(offset);
     map.add(length, p, p, p);
+    if (dir === 0) this.last0 = -1;
+    else this.last1 = -1;
     this.host.gap(dir, offset, length, frame);
   }
 
@@ -452,7 +459,9 @@ class Child implements ChildStream, StreamBase {
 
   release(dir: Dir, offset: number): void {
     const map = this.map(dir);
-    this.setHold(dir, map.toParent(offset));
+    // Most often all it was fed is done with (an event ended with its chunk): the last unit's end, no search.
+    const last = dir === 0 ? this.last0 : this.last1;
+    this.setHold(dir, offset === map.length && last >= 0 ? last : map.toParent(offset));
     map.release(offset);
     this.parent.childReleased(dir);
   }

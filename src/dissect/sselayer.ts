@@ -5,6 +5,12 @@ import type { DissectContext, Dissector, DissectorSpec, SseComment, SseEvent } f
 
 /** Frames of every message when frames are not traced (--stats): one shared list, never written. */
 const NO_FRAMES: number[] = [];
+/**
+ * Body bytes claimed before they are let go: one release per this many, not one per event (a
+ * fan-out of small events pays for each through every map under the body). Bounds what the
+ * streams below keep for a body to this much.
+ */
+const RELEASE_STEP = 16 * 1024;
 
 /** A field this layer adds beyond types.ts, set only on the events it concerns. */
 interface CutEvent {
@@ -27,6 +33,8 @@ class SseLayer implements Dissector, SseHandlers {
   private readonly parser: SseParser;
   /** Body offset where the next message's bytes begin. */
   private start = 0;
+  /** Body offset up to which bytes were let go. */
+  private released = 0;
 
   constructor(private readonly ctx: DissectContext) {
     // Data and comments are decoded only when they will be shown; every count is the same.
@@ -103,8 +111,11 @@ class SseLayer implements Dissector, SseHandlers {
   private done(m: SseEvent | SseComment): void {
     const end = m.wire.end;
     this.ctx.emit(m);
-    this.ctx.release(1, end);
     this.start = end;
+    if (end - this.released >= RELEASE_STEP) {
+      this.released = end;
+      this.ctx.release(1, end);
+    }
   }
 }
 
