@@ -2,13 +2,12 @@
 // checked against counts sockstat does not make. pcap-parser reads the packets and this file
 // decodes their headers itself; the unique payload bytes of a direction come from the TCP
 // sequence numbers. The layers' split is checked on captures whose bytes the test wrote.
-import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pcapParser from 'pcap-parser';
 import { describe, expect, test } from 'vitest';
 import { HAVE_SEEDS, ROOT, runJson, seed } from './helpers/run.js';
 import { analyze, session } from './helpers/synth.js';
+import { pcapParserRecords } from './helpers/pcap-oracle.js';
 
 interface Oracle {
   frameBytes: number;
@@ -19,20 +18,12 @@ interface Oracle {
 }
 
 /** Per direction (keyed by "server ip:port" and whether the packet goes to it), from pcap-parser's records. */
-function oracle(file: string): Promise<Map<string, Oracle>> {
-  const b = Buffer.from(readFileSync(file));
-  const magic = b.readUInt32BE(0);
-  if (magic === 0xa1b23c4d) b.writeUInt32BE(0xa1b2c3d4, 0);
-  if (magic === 0x4d3cb2a1) b.writeUInt32LE(0xa1b2c3d4, 0);
-  const feed = new EventEmitter() as EventEmitter & { pause(): void; resume(): void };
-  feed.pause = feed.resume = () => {};
-  const parser = pcapParser.parse(feed);
-  let linkType = -1;
+async function oracle(file: string): Promise<Map<string, Oracle>> {
+  const { linkType, records } = await pcapParserRecords(readFileSync(file));
   const out = new Map<string, Oracle>();
   // Sequence ranges seen per direction, relative to the first sequence number: [start, end) pairs.
   const ranges = new Map<string, { base: number; seen: Array<[number, number]> }>();
-  parser.on('globalHeader', (h) => (linkType = h.linkLayerType));
-  parser.on('packet', (p) => {
+  for (const p of records) {
     const d: Buffer = p.data;
     let ip = 0;
     if (linkType === 1) {
@@ -53,27 +44,25 @@ function oracle(file: string): Promise<Map<string, Oracle>> {
     let src: string;
     let dst: string;
     if (v === 4) {
-      if (d[ip + 9] !== 6) return;
+      if (d[ip + 9] !== 6) continue;
       tcp = ip + (d[ip] & 15) * 4;
       payload = d.readUInt16BE(ip + 2) - (tcp - ip);
       src = [...d.subarray(ip + 12, ip + 16)].join('.');
       dst = [...d.subarray(ip + 16, ip + 20)].join('.');
     } else if (v === 6) {
-      if (d[ip + 6] !== 6) return;
+      if (d[ip + 6] !== 6) continue;
       tcp = ip + 40;
       payload = d.readUInt16BE(ip + 4);
       const a = (o: number) => `[${[...Array(8).keys()].map((i) => d.readUInt16BE(o + 2 * i).toString(16)).join(':')}]`;
       src = a(ip + 8);
       dst = a(ip + 24);
-    } else return;
+    } else continue;
     const hl = (d[tcp + 12] >> 4) * 4;
     payload -= hl;
-    const sport = d.readUInt16BE(tcp);
-    const dport = d.readUInt16BE(tcp + 2);
-    const key = `${src}:${sport}>${dst}:${dport}`;
+    const key = `${src}:${d.readUInt16BE(tcp)}>${dst}:${d.readUInt16BE(tcp + 2)}`;
     const o = out.get(key) ?? { frameBytes: 0, tcpHeaders: 0, tcpPayload: 0, unique: 0 };
     out.set(key, o);
-    o.frameBytes += p.header.originalLength;
+    o.frameBytes += p.originalLength;
     o.tcpHeaders += hl;
     o.tcpPayload += payload;
     const seq = d.readUInt32BE(tcp + 4);
@@ -81,25 +70,19 @@ function oracle(file: string): Promise<Map<string, Oracle>> {
     let r = ranges.get(key);
     if (!r) ranges.set(key, (r = { base: syn ? seq + 1 : seq, seen: [] }));
     if (payload > 0) r.seen.push([(seq - r.base) >>> 0, ((seq - r.base) >>> 0) + payload]);
-  });
-  return new Promise((resolve) => {
-    parser.on('end', () => {
-      for (const [key, r] of ranges) {
-        r.seen.sort((x, y) => x[0] - y[0]);
-        let unique = 0;
-        let end = -1;
-        for (const [s, e] of r.seen) {
-          if (e <= end) continue;
-          unique += e - Math.max(s, end);
-          end = e;
-        }
-        out.get(key)!.unique = unique;
-      }
-      resolve(out);
-    });
-    feed.emit('data', b);
-    feed.emit('end');
-  });
+  }
+  for (const [key, r] of ranges) {
+    r.seen.sort((x, y) => x[0] - y[0]);
+    let unique = 0;
+    let end = -1;
+    for (const [s, e] of r.seen) {
+      if (e <= end) continue;
+      unique += e - Math.max(s, end);
+      end = e;
+    }
+    out.get(key)!.unique = unique;
+  }
+  return out;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);

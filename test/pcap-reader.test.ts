@@ -3,17 +3,16 @@
 // we have, and on files cut into chunks at every kind of boundary, both must see the same
 // records, field for field and byte for byte.
 import { readFileSync, readdirSync } from 'node:fs';
-import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import pcapParser from 'pcap-parser';
 import { describe, expect, test } from 'vitest';
 import { readStream } from '../src/capture/open.js';
 import type { Packet } from '../src/capture/types.js';
 import { writePcap } from '../src/capture/writer.js';
 import { HAVE_SEEDS, ROOT, SEED_DIR } from './helpers/run.js';
 import { ajaxSession, session } from './helpers/synth.js';
+import { pcapParserRecords } from './helpers/pcap-oracle.js';
 
 interface Rec {
   tsSec: number;
@@ -23,27 +22,10 @@ interface Rec {
   hex: string;
 }
 
-/** Records as pcap-parser sees them (the nanosecond magic rewritten: it knows only microseconds). */
-function oracle(file: Buffer): Promise<{ linkType: number; records: Rec[] }> {
-  const b = Buffer.from(file);
-  const magic = b.readUInt32BE(0);
-  if (magic === 0xa1b23c4d) b.writeUInt32BE(0xa1b2c3d4, 0);
-  if (magic === 0x4d3cb2a1) b.writeUInt32LE(0xa1b2c3d4, 0);
-  const feed = new EventEmitter() as EventEmitter & { pause(): void; resume(): void };
-  feed.pause = feed.resume = () => {};
-  const parser = pcapParser.parse(feed);
-  const records: Rec[] = [];
-  let linkType = -1;
-  parser.on('globalHeader', (h) => (linkType = h.linkLayerType));
-  parser.on('packet', (p) => {
-    const h = p.header;
-    records.push({ tsSec: h.timestampSeconds, tsFrac: h.timestampMicroseconds, capturedLength: h.capturedLength, originalLength: h.originalLength, hex: p.data.toString('hex') });
-  });
-  return new Promise((resolve) => {
-    parser.on('end', () => resolve({ linkType, records }));
-    feed.emit('data', b);
-    feed.emit('end');
-  });
+/** Records as pcap-parser sees them. */
+async function oracle(file: Buffer): Promise<{ linkType: number; records: Rec[] }> {
+  const { linkType, records } = await pcapParserRecords(file);
+  return { linkType, records: records.map((r) => ({ tsSec: r.tsSec, tsFrac: r.tsUsec, capturedLength: r.capturedLength, originalLength: r.originalLength, hex: r.data.toString('hex') })) };
 }
 
 /** Records as sockstat's reader sees them, the file handed over in the given chunks. */

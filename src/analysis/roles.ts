@@ -1,3 +1,4 @@
+import { headerValue, listMembers } from '../dissect/headers.js';
 import type { HeaderList, Message, Role } from '../dissect/types.js';
 
 /**
@@ -36,18 +37,13 @@ export function roleOf(m: Message): Role {
   }
 }
 
-function header(headers: HeaderList, name: string): string | undefined {
-  for (const [n, v] of headers) if (n.length === name.length && n.toLowerCase() === name) return v;
-  return undefined;
-}
-
 /** Upgrade present and named in Connection (RFC 9110 §7.6.1, §7.8). */
 function upgrades(headers: HeaderList): boolean {
-  if (header(headers, 'upgrade') === undefined) return false;
-  const connection = header(headers, 'connection');
-  return connection !== undefined && connection.split(',').some((t) => t.trim().toLowerCase() === 'upgrade');
+  if (headerValue(headers, 'upgrade') === undefined) return false;
+  const connection = headerValue(headers, 'connection');
+  return connection !== undefined && listMembers(connection).includes('upgrade');
 }
 
 function acceptsEventStream(headers: HeaderList): boolean {
-  return (header(headers, 'accept') ?? '').includes('text/event-stream');
+  return (headerValue(headers, 'accept') ?? '').includes('text/event-stream');
 }
