@@ -61,6 +61,7 @@ export const ANOMALIES = {
   'sse-cut': A('warn', 'an event stream that ended inside an event'),
   'sse-line-too-long': A('warn', 'an SSE line longer than LIMITS.sseLine: cut'),
   'sse-data-too-long': A('warn', 'event data longer than LIMITS.sseEventData: counted, not kept'),
+  'sse-charset': A('warn', 'an event stream whose Content-Type names a charset other than UTF-8: read as UTF-8 (WHATWG HTML §9.2.5); Chromium dispatches none of its events'),
   'sse-bad-field': A('note', 'an unknown SSE field, or a retry value that is not a number: ignored (as the standard says)'),
   // dissect/websocket
   'ws-no-handshake': A('warn', 'WebSocket frames whose 101 answer was not captured: extensions unknown'),

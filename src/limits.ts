@@ -33,6 +33,11 @@ export const LIMITS = {
   /** An SSE line, and the data lines of one event awaiting their blank line. */
   sseLine: 1 * MiB,
   sseEventData: 1 * MiB,
+  /**
+   * Bytes a compressed event stream may inflate to, over its whole life: a long stream of
+   * small events inflates to far less, a deflate bomb to no more (the parser reads every byte).
+   */
+  sseInflated: 256 * MiB,
   /** Requests waiting for their response, per connection. */
   unansweredRequests: 1024,
   /** Packets waiting for the message that holds their key byte, per connection. */

@@ -4,13 +4,14 @@
 // (an event is dispatched by its blank line) and the layer contract (framing between two
 // events travels with the event after it; an event that ends with its chunk's data owns the
 // CRLF that closes the chunk; the framing under a message is said in wire.below).
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { ConnectionDissector } from '../src/dissect/connection.js';
 import { DISSECTORS, FALLBACK, HANDOFFS } from '../src/dissect/registry.js';
 import { DEFAULT_DISSECT_OPTIONS, type Message } from '../src/dissect/types.js';
 import type { Connection, Dir } from '../src/reassembly/types.js';
 import { FLAGS, FRAME_TYPES } from '../src/dissect/http2/frames.js';
 import { dissect } from './helpers/dissect.js';
+import { flushedPieces } from './helpers/coding.js';
 import { enc } from './helpers/split.js';
 
 const CONN: Connection = { id: 1, client: '10.0.0.1:50000', server: '10.0.0.2:8000', serverPort: 8000, firstFrame: 1, firstTime: 0, rolesGuessed: false };
@@ -75,15 +76,18 @@ describe('over an HTTP/1 chunked body: chunks and TCP segments cut events anywhe
   const r = dissect([[0, enc(REQUEST)], ...segments.map((s) => [1, enc(s)] as [Dir, Uint8Array])]);
   const events = of(r.msgs, 'sse-event');
   const comments = of(r.msgs, 'sse-comment');
+  const fields = of(r.msgs, 'sse-fields');
 
   test('the events and the comment, as the spec dispatches them', () => {
     expect(events.map((e) => [e.event, e.data, e.retry])).toEqual([
       ['message', 'one', undefined],
       ['tick', 'two', undefined],
-      // "retry: 500" was a block of its own, which dispatched nothing.
       ['message', 'three', undefined],
     ]);
     expect(comments.map((c) => c.text)).toEqual(['ping']);
+    // "retry: 500" was a block of its own, which dispatched nothing but set the retry (issue 13.3).
+    expect(fields.map((f) => [f.retry, f.id, f.event])).toEqual([[500, undefined, undefined]]);
+    expect(r.msgs.map((m) => m.kind).filter((k) => k.startsWith('sse'))).toEqual(['sse-event', 'sse-event', 'sse-comment', 'sse-fields', 'sse-event']);
     expect(r.codes).toEqual([]);
   });
 
@@ -109,11 +113,14 @@ describe('over an HTTP/1 chunked body: chunks and TCP segments cut events anywhe
     expect(segmentOf(cLine - 1)).toBe(5);
   });
 
-  test('the comment takes C\'s size line; the third event the blank line and retry block after it, and D\'s framing', () => {
+  test('the comment takes C\'s size line; the retry block the blank line after it; the third event D\'s framing', () => {
     const commentEnd = cData + ': ping\n'.length;
+    const retryEnd = commentEnd + '\nretry: 500\n\n'.length;
     expect(placed(comments[0])).toEqual({ start: cLine, end: commentEnd, extents: undefined, below: { http: chunkLine(C).length }, frames: [5], time: 4 });
+    expect(placed(fields[0])).toEqual({ start: commentEnd, end: retryEnd, extents: undefined, below: { http: 0 }, frames: [5], time: 4 });
+    expect(fields[0].wire.useful).toBe(0);
     expect(placed(events[2])).toEqual({
-      start: commentEnd,
+      start: retryEnd,
       end: bodyEnd,
       extents: undefined,
       below: { http: 2 + chunkLine(D).length + 2 },
@@ -124,7 +131,7 @@ describe('over an HTTP/1 chunked body: chunks and TCP segments cut events anywhe
   });
 
   test('the bytes shown are the HTTP stream\'s, chunk lines included; the last chunk is no event\'s', () => {
-    expect(events.map((e) => ascii(e.wire.raw))).toEqual([wire.slice(aLine, aData + 11), wire.slice(aData + 11, cLine), wire.slice(cData + 7, bodyEnd)]);
+    expect(events.map((e) => ascii(e.wire.raw))).toEqual([wire.slice(aLine, aData + 11), wire.slice(aData + 11, cLine), wire.slice(cData + C.indexOf('data: three'), bodyEnd)]);
     expect(events.map((e) => e.wire.useful)).toEqual(['one', 'two', 'three'].map((d) => d.length));
     const response = of(r.msgs, 'http-response')[0];
     // The head is a message of its own, the body none: its events are.
@@ -283,5 +290,70 @@ describe('over HTTP/2: each DATA frame the unit of its payload, one child per ev
     const controls = of(r.msgs, 'h2-control').filter((m) => m.wire.start === lastAt);
     expect(controls.map((m) => [m.length, m.frames, m.wire.role])).toEqual([[9, [6], 'control']]);
     expect(r.codes).toEqual([]);
+  });
+});
+
+describe('a compressed event stream (Content-Encoding: gzip, flushed mid-event), inflated as it arrives', () => {
+  // Three flushes, each its own chunk and TCP segment (frames 2, 3, 4; the gzip trailer and the
+  // last chunk in frame 5): event two's blank line is completed by the third flush.
+  const texts = ['data: one\n\ndata: tw', 'o\n', '\n: beat\n\nretry: 9\n\ndata: three\n\n'];
+  const head = 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const chunk = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
+  let r: ReturnType<typeof dissect>;
+  let segments: Buffer[];
+  beforeAll(async () => {
+    const pieces = await flushedPieces(texts);
+    segments = [Buffer.concat([Buffer.from(head), chunk(pieces[0])]), chunk(pieces[1]), chunk(pieces[2]), Buffer.concat([chunk(pieces[3]), Buffer.from('0\r\n\r\n')])];
+    r = dissect([[0, enc(REQUEST)], ...segments.map((b) => [1, new Uint8Array(b)] as [Dir, Uint8Array])]);
+  });
+
+  test('the events, comment and retry block of the inflated text, each at the frame whose flush released it', () => {
+    const sse = r.msgs.filter((m) => m.kind.startsWith('sse')) as any[];
+    expect(sse.map((m) => [m.kind, m.data ?? m.text ?? m.retry, m.time])).toEqual([
+      ['sse-event', 'one', 1],
+      // Its "o\n" came in frame 3; the blank line that dispatched it only with the third flush, frame 4.
+      ['sse-event', 'two', 3],
+      ['sse-comment', 'beat', 3],
+      ['sse-fields', 9, 3],
+      ['sse-event', 'three', 3],
+    ]);
+    expect(r.codes).toEqual([]);
+  });
+
+  test('their compressed bytes tile the body from the end of the head, each within the frames it names, useful bytes within its own', () => {
+    const sse = r.msgs.filter((m) => m.kind.startsWith('sse')) as any[];
+    expect(sse[0].wire.start).toBe(head.length);
+    for (let i = 1; i < sse.length; i++) expect(sse[i].wire.start).toBe(sse[i - 1].wire.end);
+    const segmentEnds = segments.map((_, i) => head.length * 0 + segments.slice(0, i + 1).reduce((n, b) => n + b.length, 0));
+    const frameOf = (offset: number) => segmentEnds.findIndex((e) => offset < e) + 2;
+    for (const m of sse) {
+      expect(m.wire.useful).toBeLessThanOrEqual(m.wire.end - m.wire.start);
+      expect(m.frames).toContain(frameOf(m.wire.end - 1));
+    }
+    // The last event ends before the gzip trailer's chunk: those bytes are no event's.
+    expect(sse[sse.length - 1].wire.end).toBeLessThanOrEqual(segmentEnds[2]);
+  });
+
+  test('a gap stops the inflating, and says so; brotli is not undone as it streams, and says so', async () => {
+    const pieces = await flushedPieces(['data: a\n\n', 'data: b\n\n', 'data: c\n\n']);
+    // The second flush's compressed bytes are lost, inside its chunk's data.
+    const msgs: Message[] = [];
+    const codes: string[] = [];
+    const sink = { message: (_c: Connection, m: Message) => msgs.push(m), warning: (_f: number, code: string) => codes.push(code), protocol: () => {} };
+    const cd = new ConnectionDissector(CONN, DISSECTORS, FALLBACK, sink, { ...DEFAULT_DISSECT_OPTIONS, keepBytes: true });
+    cd.data(0, { bytes: enc(REQUEST), offset: 0, frame: 1, time: 0 });
+    const before = Buffer.concat([Buffer.from(head), chunk(pieces[0]), Buffer.from(`${pieces[1].length.toString(16)}\r\n`)]);
+    cd.data(1, { bytes: new Uint8Array(before), offset: 0, frame: 2, time: 1 });
+    cd.gap(1, before.length, pieces[1].length, 3);
+    const after = Buffer.concat([Buffer.from('\r\n'), chunk(pieces[2]), chunk(pieces[3]), Buffer.from('0\r\n\r\n')]);
+    cd.data(1, { bytes: new Uint8Array(after), offset: before.length + pieces[1].length, frame: 4, time: 3 });
+    cd.end(0, 'eof', 5);
+    cd.end(1, 'eof', 5);
+    expect(of(msgs, 'sse-event').map((e) => e.data)).toEqual(['a']);
+    expect(codes).toContain('http-coding');
+    const br = head.replace('gzip', 'br');
+    const b = dissect([[0, enc(REQUEST)], [1, enc(br + chunkLine('xyz') + 'xyz\r\n')]]);
+    expect(of(b.msgs, 'sse-event')).toEqual([]);
+    expect(b.codes).toEqual(['http-coding']);
   });
 });

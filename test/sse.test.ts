@@ -1,20 +1,21 @@
 import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { SseParser, type ParsedSseEvent } from '../src/dissect/sse.js';
+import { SseParser, type ParsedSseEvent, type ParsedSseFields } from '../src/dissect/sse.js';
 import { enc, forEachSplit } from './helpers/split.js';
 
 function parse(parts: Uint8Array[]) {
   const events: ParsedSseEvent[] = [];
   const comments: string[] = [];
   const warnings: string[] = [];
-  const p = new SseParser({ event: (e) => events.push(e), comment: (t) => comments.push(t), warning: (_code, m) => warnings.push(m) });
+  const fields: ParsedSseFields[] = [];
+  const p = new SseParser({ event: (e) => events.push(e), fields: (f) => fields.push(f), comment: (t) => comments.push(t), warning: (_code, m) => warnings.push(m) });
   let off = 0;
   for (const b of parts) {
     p.feed(b, off);
     off += b.length;
   }
-  return { events, comments, warnings };
+  return { events, comments, warnings, fields };
 }
 
 const simple = (events: ParsedSseEvent[]) => events.map(({ event, data, id }) => (id === undefined ? { event, data } : { event, data, id }));
@@ -23,6 +24,18 @@ describe('SSE (WHATWG HTML §9.2.6)', () => {
   test('the spec\'s stock-ticker example: multi-line data joins with LF', () => {
     const r = parse([enc('data: YHOO\ndata: +2\ndata: 10\n\n')]);
     expect(simple(r.events)).toEqual([{ event: 'message', data: 'YHOO\n+2\n10' }]);
+  });
+
+  test('a block of fields without data dispatches no event, and is reported with what it set (issue 13.3)', () => {
+    const body = 'retry: 3000\n\n: beat\n\nid: 7\nevent: x\n\ndata: a\n\nbogus: 1\n\n';
+    const r = parse([enc(body)]);
+    expect(simple(r.events)).toEqual([{ event: 'message', data: 'a' }]);
+    // A comment alone is no block of fields; an unknown field alone is one (it set nothing).
+    expect(r.fields).toEqual([
+      { retry: 3000, end: 'retry: 3000\n\n'.length },
+      { id: '7', event: 'x', end: 'retry: 3000\n\n: beat\n\nid: 7\nevent: x\n\n'.length },
+      { end: body.length },
+    ]);
   });
 
   test('the spec\'s four-block example: comment, id, empty data, a block with no dispatch', () => {

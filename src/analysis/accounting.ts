@@ -68,6 +68,7 @@ export function layerOf(m: Message): string {
       return m.version === 'HTTP/2' ? 'http2' : 'http';
     case 'sse-event':
     case 'sse-comment':
+    case 'sse-fields':
       return 'sse';
     case 'ws-frame':
     case 'ws-message':

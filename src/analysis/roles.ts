@@ -25,6 +25,8 @@ export function roleOf(m: Message): Role {
     case 'sse-event':
       return 'push';
     case 'sse-comment':
+    case 'sse-fields':
+      // A heartbeat, a retry or id alone: the stream's upkeep, no update of its own.
       return 'control';
     case 'ws-frame':
       // Data frames are counted through their message; control frames are their own (RFC 6455 §5.5).

@@ -62,3 +62,32 @@ export function contentLength(headers: HeaderList): ContentLength {
   }
   return length < 0 ? { invalid: value } : { length };
 }
+
+/** The content codings of a message, in the order applied (RFC 9110 §8.4). */
+export function contentCodings(headers: HeaderList): string[] {
+  const ce = combinedValue(headers, 'content-encoding');
+  // "identity" is no coding (RFC 9110 §8.4.1); an empty member is none either.
+  return ce === undefined ? [] : listMembers(ce).filter((c) => c !== 'identity');
+}
+
+/**
+ * The media type of a Content-Type value, as the hand-off table is keyed: type/subtype in
+ * lower case, parameters stripped (RFC 9110 §8.3.1: "The type and subtype tokens are
+ * case-insensitive"; WHATWG MIME Sniffing calls it the essence).
+ */
+export function mediaType(value: string | undefined): string {
+  if (value === undefined) return '';
+  const semi = value.indexOf(';');
+  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+}
+
+/** A parameter of a Content-Type value, lower-cased, quotes removed (RFC 9110 §5.6.6); undefined when absent. */
+export function mediaParam(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  for (const part of value.split(';').slice(1)) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim().toLowerCase() !== name) continue;
+    return part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+  }
+  return undefined;
+}

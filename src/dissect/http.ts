@@ -3,7 +3,7 @@ import { LIMITS } from '../limits.js';
 import type { Dir, StreamChunk } from '../reassembly/types.js';
 import { ascii, ByteKeeper, copyBytes, textOrHex } from './bytes.js';
 import { ChunkedDecoder } from './chunked.js';
-import { combinedValue, contentLength, headerValue, listMembers } from './headers.js';
+import { combinedValue, contentCodings, contentLength, headerValue, listMembers, mediaType } from './headers.js';
 import type { ChildStream, DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse } from './types.js';
 
 
@@ -27,17 +27,6 @@ interface DecodedBody {
   bodyDecodedLength?: number;
   /** Why a body with content codings is shown as sent (set only then). */
   bodyNotDecoded?: string;
-}
-
-/**
- * The media type of a Content-Type value, as the hand-off table is keyed: type/subtype in
- * lower case, parameters stripped (RFC 9110 §8.3.1: "The type and subtype tokens are
- * case-insensitive"; WHATWG MIME Sniffing calls it the essence).
- */
-function mediaType(value: string | undefined): string {
-  if (value === undefined) return '';
-  const semi = value.indexOf(';');
-  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
 }
 
 type Mode = 'head' | 'length' | 'chunked' | 'close' | 'upgrade-wait' | 'skip' | 'done';
@@ -603,7 +592,8 @@ class HttpDissector implements Dissector {
       // The head answers the subscription; the body is its consumer's messages, not one.
       response.bodyLength = null;
       this.emit(dir, s, s.msgStart, end, 0);
-      s.child = ctx.openChild('http', consumer);
+      // A coded body (a compressing proxy's gzip) is undone by the consumer as it arrives.
+      s.child = ctx.openChild('http', consumer, { codings: contentCodings(head.headers), contentType: headerValue(head.headers, 'content-type') });
       s.unitStart = end;
     }
     if (f.kind === 'chunked') this.startChunked(dir, s);
@@ -738,9 +728,7 @@ class HttpDissector implements Dissector {
   /** Sets the body fields for display; returns the bytes shown. */
   private attachBody(m: HttpRequest | HttpResponse, keeper: ByteKeeper, frame: number): Uint8Array {
     let body = keeper.bytes();
-    const ce = combinedValue(m.headers, 'content-encoding');
-    // "identity" is no coding (RFC 9110 §8.4.1); an empty member is none either.
-    const codings = ce === undefined ? [] : listMembers(ce).filter((c) => c !== 'identity');
+    const codings = contentCodings(m.headers);
     if (codings.length > 0) {
       const decoded = this.undoCodings(codings, body, keeper.truncated, m, frame);
       if (decoded) {

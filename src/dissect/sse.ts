@@ -15,8 +15,21 @@ export interface ParsedSseEvent {
   dataCut?: boolean;
 }
 
+/**
+ * A block of fields that a blank line ended with no data: no event is dispatched, yet its
+ * `retry` set the reconnection time and its `id` the last event ID of the EventSource.
+ */
+export interface ParsedSseFields {
+  event?: string;
+  id?: string;
+  retry?: number;
+  /** Body offset just past the blank line that ended it. */
+  end: number;
+}
+
 export interface SseHandlers {
   event(e: ParsedSseEvent): void;
+  fields(f: ParsedSseFields): void;
   comment(text: string, end: number): void;
   warning(code: AnomalyCode, message: string, offset: number): void;
 }
@@ -281,11 +294,20 @@ export class SseParser {
   }
 
   private dispatch(end: number): void {
+    const block = this.fieldSeen;
     this.fieldSeen = false;
     // "If the data buffer is an empty string, set the data buffer and the event type buffer
     // to the empty string and return." The id and retry of such a block took effect on the
-    // EventSource, but sockstat reports an event's id and retry only from its own block.
+    // EventSource: the block is reported on its own (issue 13.3), and an event's id and retry
+    // are those of its own block.
     if (this.dataLines === 0) {
+      if (block) {
+        const f: ParsedSseFields = { end };
+        if (this.eventType !== '') f.event = this.eventType;
+        if (this.id !== undefined) f.id = this.id;
+        if (this.retry !== undefined) f.retry = this.retry;
+        this.h.fields(f);
+      }
       this.eventType = '';
       this.id = undefined;
       this.retry = undefined;

@@ -107,6 +107,17 @@ export interface SseComment extends MessageBase {
   text: string;
 }
 
+/**
+ * A block of fields without data (`retry: 3000` alone, an `id:` that moves the last event ID):
+ * the EventSource dispatches no event for it, yet takes its retry and id (WHATWG HTML §9.2.6).
+ */
+export interface SseFields extends MessageBase {
+  kind: 'sse-fields';
+  event?: string;
+  id?: string;
+  retry?: number;
+}
+
 export interface WsFrame extends MessageBase {
   kind: 'ws-frame';
   fin: boolean;
@@ -147,7 +158,7 @@ export interface LayerMessage extends MessageBase {
   length: number;
 }
 
-export type Message = HttpRequest | HttpResponse | SseEvent | SseComment | WsFrame | WsMessage | DataMessage | LayerMessage;
+export type Message = HttpRequest | HttpResponse | SseEvent | SseComment | SseFields | WsFrame | WsMessage | DataMessage | LayerMessage;
 
 export interface DissectOptions {
   /** Keep wire and payload bytes on messages (for --payloads and bodies in JSON). */

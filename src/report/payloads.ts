@@ -230,6 +230,15 @@ function renderMessage(o: ByteOut, m: Message): number | false {
       o.wireText(m.wire.raw);
       o.text(`\n   => event: ${safeLine(m.event)}${m.id !== undefined ? `, id: ${safeLine(m.id)}` : ''}${m.retry !== undefined ? `, retry: ${m.retry}` : ''}, data: ${safeLine(m.data)}`);
       return SIDE_NONE;
+    case 'sse-fields': {
+      // No event: what the block set on the EventSource.
+      const set = [m.event !== undefined ? `event: ${safeLine(m.event)}` : '', m.id !== undefined ? `id: ${safeLine(m.id)}` : '', m.retry !== undefined ? `retry: ${m.retry}` : ''].filter((x) => x !== '');
+      o.text(arrow);
+      o.text('server SSE fields, no event [');
+      o.where(m);
+      o.text(`]: ${set.length > 0 ? set.join(', ') : '(unknown fields only)'}`);
+      return SIDE_NONE;
+    }
     case 'sse-comment':
       o.text(arrow);
       o.text('server SSE comment [');

@@ -1,6 +1,6 @@
 import type { Dir, StreamChunk } from '../../reassembly/types.js';
 import { ByteKeeper, textOrHex } from '../bytes.js';
-import { headerValue } from '../headers.js';
+import { contentCodings, headerValue, mediaType } from '../headers.js';
 import { framesOfExtents } from '../framemap.js';
 import { extentBytes } from '../offsetmap.js';
 import type { ChildStream, DissectContext, Dissector, DissectorSpec, HeaderList, HttpRequest, HttpResponse, Role, LayerMessage } from '../types.js';
@@ -35,17 +35,6 @@ interface Stream {
 }
 
 const newHalf = (): Half => ({ headers: null, extents: [], bodyLength: 0, body: null, child: null, emitted: false, block: null, endOnHeaders: false });
-
-/**
- * The media type of a Content-Type value, as the hand-off table is keyed: type/subtype in
- * lower case, parameters stripped (RFC 9110 §8.3.1: "The type and subtype tokens are
- * case-insensitive"; WHATWG MIME Sniffing calls it the essence).
- */
-function mediaType(value: string | undefined): string {
-  if (value === undefined) return '';
-  const semi = value.indexOf(';');
-  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
-}
 
 /**
  * HTTP/2 (RFC 9113): frames, HPACK per direction (RFC 7541), and each stream as one HTTP
@@ -196,7 +185,7 @@ class Http2Layer implements Dissector {
     if (consumer !== undefined) {
       // The head answers the subscription; the body is its consumer's messages, not one.
       this.emit(dir, s, h, null);
-      h.child = this.ctx.openChild('http2', consumer);
+      h.child = this.ctx.openChild('http2', consumer, { codings: contentCodings(h.headers!), contentType: headerValue(h.headers!, 'content-type') });
       // Frames of other streams are still in flight: released now, this layer keeps its own
       // hold on its stream beside the child's (StreamHost.releaseHeld).
       this.ctx.release(dir, this.low[dir]);
