@@ -94,6 +94,12 @@ export interface AnalyzeOptions {
   onUpdate?: (u: Update) => void;
   /** Called for each message as it is found (for --ndjson). */
   onMessage?: (conn: ConnectionReport, m: Message) => void;
+  /**
+   * Called where a connection's stream loses bytes, is cut off inside a message, or has a copy
+   * of bytes that differ from the first: a note in words, at that point among its messages
+   * (for --payloads).
+   */
+  onStreamNote?: (conn: ConnectionReport, dir: Dir, frame: number, note: string) => void;
   /** Called for every warning as it is said, listed in the report or not (for --ndjson). */
   onWarning?: (frame: number | null, code: AnomalyCode, message: string) => void;
   /**
@@ -137,6 +143,9 @@ async function run(name: string, options: AnalyzeOptions, read: (a: Analysis) =>
   return a.finish(result.info, result.error);
 }
 
+/** Warnings that a stream ended inside a message: --payloads says them where they happen. */
+const CUT_CODES: ReadonlySet<AnomalyCode> = new Set<AnomalyCode>(['http-cut', 'sse-cut', 'ws-cut', 'tls-cut', 'h2-cut']);
+
 /**
  * A connection's dissector, made when its first byte (or gap) comes: most connections of a
  * SYN flood, and of a capture that starts or ends mid-handshake, never carry one, and a
@@ -145,7 +154,15 @@ async function run(name: string, options: AnalyzeOptions, read: (a: Analysis) =>
  */
 class LazyDissector implements StreamConsumer {
   private d: ConnectionDissector | null = null;
-  constructor(private readonly make: () => ConnectionDissector, private readonly ledger: ByteLedger, private readonly id: number) {}
+  constructor(
+    private readonly make: () => ConnectionDissector,
+    private readonly ledger: ByteLedger,
+    private readonly id: number,
+    private readonly note: ((dir: Dir, frame: number, note: string) => void) | null = null,
+  ) {}
+  differs(dir: Dir, frame: number, bytes: number, firstFrame: number): void {
+    this.note?.(dir, frame, `retransmitted with different bytes: ${bytes} byte${bytes === 1 ? '' : 's'} of frame ${frame} differ from the first copy${firstFrame > 0 ? ` (frame ${firstFrame})` : ''}, which is the one shown`);
+  }
   data(dir: Dir, chunk: StreamChunk): void {
     // Counted here, as the reassembler hands them on: the ledger's count of delivered bytes
     // owes nothing to what the layers make of them.
@@ -154,6 +171,7 @@ class LazyDissector implements StreamConsumer {
   }
   gap(dir: Dir, offset: number, length: number, frame: number): void {
     this.ledger.gap(this.id, dir, offset, length);
+    this.note?.(dir, frame, `gap: ${length} byte${length === 1 ? '' : 's'} of ${dir === 0 ? 'client' : 'server'} data missing before frame ${frame}`);
     (this.d ??= this.make()).gap(dir, offset, length, frame);
   }
   end(dir: Dir, reason: 'fin' | 'rst' | 'eof', frame: number): void {
@@ -208,16 +226,21 @@ class Analysis {
         self.connectionCount++;
         // Streamed connections (onMessages) are written as they end: the report keeps only a few.
         if ((options.collectMessages && !options.onMessages) || self.listed.length < MAX_LISTED_CONNECTIONS) self.listed.push(report);
+        const onNote = options.onStreamNote;
+        const note = onNote ? (dir: Dir, frame: number, text: string) => onNote(report, dir, frame, text) : null;
         // A sink per connection that knows its report: no lookup by id per message.
         const sink: MessageSink = {
           message: (c, m) => self.message(report, c, m),
-          warning: (frame, code, message) => self.warning(frame, code, message),
+          warning: (frame, code, message) => {
+            self.warning(frame, code, message);
+            if (note && CUT_CODES.has(code)) note(1, frame, `cut: ${message}`);
+          },
           info: (_c, key, value) => {
             (report.layers ??= {})[key] = value;
           },
           protocol: (c, p) => self.protocol(report, c, p),
         };
-        return new LazyDissector(() => new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions), self.ledger, conn.id);
+        return new LazyDissector(() => new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions), self.ledger, conn.id, note);
       },
       closed(conn: Connection) {
         if (self.track) self.tracker.closed(conn);

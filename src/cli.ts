@@ -4,6 +4,7 @@ import { analyzeFile, type AnalyzeOptions, type CaptureReport } from './analyze.
 import { CaptureError } from './capture/types.js';
 import { LIMITS } from './limits.js';
 import { KeyLog } from './dissect/tls/keylog.js';
+import { DEFAULT_DISSECT_OPTIONS } from './dissect/types.js';
 import { renderHtml, type HtmlCapture } from './report/html.js';
 import { captureSummaryJson, messageJson, SCHEMA_VERSION, updateJson } from './report/json.js';
 import { readLadder } from './report/ladder.js';
@@ -29,6 +30,7 @@ interface Flags {
   ndjson?: boolean;
   warnings: number;
   maxMemory: number;
+  maxPayload?: number;
   keylog?: string[];
   html?: string;
 }
@@ -64,6 +66,9 @@ export function parseSize(s: string): number {
   if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError('Too large.');
   return bytes;
 }
+
+/** --max-payload's ceiling: what one message may keep to show is far below the memory budget. */
+const MAX_PAYLOAD = 16 * 2 ** 20;
 
 const HELP_AFTER = `
 Examples:
@@ -105,6 +110,15 @@ function program(stdout: Writable, stderr: (s: string) => void): Command {
       new Option('--max-memory <size>', "memory budget of each capture's analysis, e.g. 512M or 2G (K, M, G: powers of 1024); past it, what is kept only for display is let go, with a warning, and counting goes on")
         .argParser(parseSize)
         .default(LIMITS.memoryBudget, `${LIMITS.memoryBudget / 2 ** 20}M`),
+    )
+    .addOption(
+      new Option('--max-payload <size>', `bytes of each message, body or frame payload kept to show (--payloads, --json, --ndjson), e.g. 4K or 1M, at most ${MAX_PAYLOAD / 2 ** 20}M; the rest is counted, and every cut says so`)
+        .argParser((v: string) => {
+          const n = parseSize(v);
+          if (n > MAX_PAYLOAD) throw new InvalidArgumentError(`At most ${MAX_PAYLOAD / 2 ** 20}M.`);
+          return n;
+        })
+        .default(undefined, `${DEFAULT_DISSECT_OPTIONS.maxKeptBytes / 1024}K`),
     )
     .addHelpText('after', HELP_AFTER)
     .exitOverride()
@@ -342,7 +356,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
     const options: AnalyzeOptions = {
       drain,
       collectMessages: wantMessages,
-      dissect: { keepBytes: wantMessages || !!flags.ndjson, trace: wantMessages || !!flags.ndjson, keyLog },
+      dissect: { keepBytes: wantMessages || !!flags.ndjson, trace: wantMessages || !!flags.ndjson, keyLog, ...(flags.maxPayload !== undefined ? { maxKeptBytes: flags.maxPayload } : {}) },
       // The memory budget (LIMITS.memoryBudget unless --max-memory says otherwise).
       maxMemory: flags.maxMemory,
     };
@@ -367,6 +381,8 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
       if (!flags.stats && !flags.html) options.updates = false;
       options.onMessage = guarded((c, m) => printer.message(c, m));
       options.onMessages = guarded((c, final) => printer.connection(c, final));
+      // Gaps, cuts and differing copies, inline where they happened (issue 13.7).
+      options.onStreamNote = guarded((c, _dir, _frame, note) => printer.note(c, note));
     }
     if (flags.ndjson) {
       // A record per message, warning and update as each is found, and one per capture at its

@@ -408,7 +408,7 @@ export class Reassembler {
     else if (len > 0 && p.payload.length > 0) {
       // After the end of the direction: nothing is delivered, but a different copy still tells.
       this.compareFirst(h, offset, p.payload);
-      this.reportDifference(dir, frame);
+      this.reportDifference(c, dir, frame);
     }
     // Reported once its bytes have reached the dissectors (a message this packet completes is
     // already known, so it is placed at once), and before a FIN or RST closes the connection.
@@ -443,7 +443,7 @@ export class Reassembler {
       this.stats.retransmittedBytes += len;
       this.observer.warning(frame, 'tcp-retransmission', `retransmission: ${len} byte${len === 1 ? '' : 's'} of ${dir === 0 ? 'client' : 'server'} data already received`);
       this.compareFirst(h, offset, payload);
-      this.reportDifference(dir, frame);
+      this.reportDifference(c, dir, frame);
       return;
     }
     if (offset < h.next) {
@@ -463,7 +463,7 @@ export class Reassembler {
       this.observer.warning(frame, 'tcp-out-of-order', `out of order: ${dir === 0 ? 'client' : 'server'} data ${offset - h.next} bytes ahead of the stream, held until the hole fills`);
       this.hold(c, dir, h, offset, payload, len, frame, time);
     }
-    this.reportDifference(dir, frame);
+    this.reportDifference(c, dir, frame);
   }
 
   /**
@@ -645,12 +645,14 @@ export class Reassembler {
   }
 
   /** One warning for the differences found in this segment's copies, if any. */
-  private reportDifference(dir: Dir, frame: number): void {
+  private reportDifference(c: TcpConnection, dir: Dir, frame: number): void {
     if (this.diffBytes > 0) {
       this.stats.conflictingSegments = (this.stats.conflictingSegments ?? 0) + 1;
       this.stats.conflictingBytes = (this.stats.conflictingBytes ?? 0) + this.diffBytes;
       const first = this.diffFrame > 0 ? `frame ${this.diffFrame}` : 'an earlier frame';
       this.observer.warning(frame, 'tcp-retransmission-differs', `a second copy of ${dir === 0 ? 'client' : 'server'} data differs from the first (${first}): ${this.diffBytes} of the ${this.diffCompared} bytes compared differ, from stream offset ${this.diffAt}; the first copy is kept (a receiver may have taken either: a sign of evasion)`);
+      // Said in the stream too, where it happened (--payloads shows it among the messages).
+      c.consumer.differs?.(dir, frame, this.diffBytes, this.diffFrame);
     }
     this.diffBytes = this.diffCompared = 0;
     this.diffAt = this.diffFrame = -1;

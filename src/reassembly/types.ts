@@ -36,6 +36,8 @@ export interface StreamConsumer {
   /** `length` bytes at `offset` were never captured; data() resumes after them. */
   gap(dir: Dir, offset: number, length: number, frame: number): void;
   end(dir: Dir, reason: 'fin' | 'rst' | 'eof', frame: number): void;
+  /** A later copy of data, in `frame`, had `bytes` bytes that differ from the first copy's (in `firstFrame`, 0 when not known), which was kept. */
+  differs?(dir: Dir, frame: number, bytes: number, firstFrame: number): void;
 }
 
 /** One TCP packet as the reassembler saw it: the figures the statistics need. */

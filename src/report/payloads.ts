@@ -3,6 +3,7 @@ import { isAsciiLines } from '../dissect/bytes.js';
 import type { Message, WsFrame, WsMessage } from '../dissect/types.js';
 import type { TlsInfo } from '../dissect/tls/layer.js';
 import { closeCodeMeaning, FRAME_PREVIEW, OPCODE } from '../dissect/websocket.js';
+import { extentBytes } from '../dissect/offsetmap.js';
 import { messageHex } from './json.js';
 import { captureName, frameList } from './stats.js';
 import { hasInvisible, safeLine, safeText } from './sanitize.js';
@@ -209,6 +210,9 @@ function renderMessage(o: ByteOut, m: Message): number | false {
       o.where(m);
       o.text(']\n');
       o.wireText(m.wire.raw);
+      // The wire bytes shown are the first --max-payload of the message's: a cut says so.
+      const onWire = m.wire.extents ? extentBytes(m.wire.extents) : m.wire.end - m.wire.start;
+      if (m.wire.raw && m.wire.raw.length < onWire) o.text(`\n   [cut: the first ${m.wire.raw.length} of its ${onWire} bytes on the wire shown]`);
       const encoding = m.headers.find(([k]) => k.toLowerCase() === 'content-encoding')?.[1];
       // The label says what was done: decoded (with both sizes), or shown as sent and why.
       const coded = m as { bodyDecodedLength?: number; bodyNotDecoded?: string };
@@ -219,7 +223,7 @@ function renderMessage(o: ByteOut, m: Message): number | false {
       } else if (encoding && coded.bodyNotDecoded !== undefined) {
         o.text(`\n   [${safeLine(encoding)} body not decoded (${safeLine(coded.bodyNotDecoded)}): shown as sent]`);
       }
-      if (m.bodyTruncated) o.text('\n   [body cut: only the beginning is kept]');
+      if (m.bodyTruncated) o.text(`\n   [body cut: only the beginning of its ${coded.bodyDecodedLength ?? m.bodyLength ?? 0} bytes is kept]`);
       return SIDE_NONE;
     }
     case 'sse-event':
@@ -229,6 +233,7 @@ function renderMessage(o: ByteOut, m: Message): number | false {
       o.text(']\n');
       o.wireText(m.wire.raw);
       o.text(`\n   => event: ${safeLine(m.event)}${m.id !== undefined ? `, id: ${safeLine(m.id)}` : ''}${m.retry !== undefined ? `, retry: ${m.retry}` : ''}, data: ${safeLine(m.data)}`);
+      if ((m as { dataTruncated?: boolean }).dataTruncated) o.text(` ... [cut: the first ${Buffer.byteLength(m.data, 'utf8')} bytes of data shown]`);
       return SIDE_NONE;
     case 'sse-fields': {
       // No event: what the block set on the EventSource.
@@ -267,6 +272,8 @@ function renderMessage(o: ByteOut, m: Message): number | false {
           else o.text(lineOf(m));
           o.text('  ');
         }
+        // Only the beginning of a long payload is kept (--max-payload): say so, with its length.
+        if (m.text !== undefined && payload.length < m.payloadLength) o.text(`[cut: the first ${payload.length} of ${m.payloadLength} bytes shown]  `);
       }
       o.text('(');
       o.text(OPCODE_NAMES[m.opcode] ?? `opcode ${m.opcode}`);
@@ -323,7 +330,40 @@ function renderMessage(o: ByteOut, m: Message): number | false {
 }
 
 export function payloadsHeader(file: string): string {
-  return `=== ${safeLine(captureName(file))} ===\n`;
+  // Bounded memory means printing a connection when it ends (a long one every maxHeld
+  // messages): said here, as the order is not the order connections began (issue 13.16).
+  return `=== ${safeLine(captureName(file))} ===\n(connections are printed as they end, a long one in parts as it goes;\n #N numbers them in the order they began; lines over ${WRAP} bytes wrap, continuing after "${CONTINUED.trim()}")\n`;
+}
+
+/** Output lines are wrapped at this many bytes (never inside a UTF-8 character): a 64 KiB message is not one line. */
+export const WRAP = 160;
+const CONTINUED = '\n   + ';
+
+/**
+ * Copies b[from, to) to `out`, breaking every run of more than WRAP bytes without a line end
+ * with CONTINUED. Runs of WRAP bytes or fewer, which is nearly all, are copied as they are.
+ */
+function wrapInto(out: ByteOut, b: Uint8Array, from: number, to: number): void {
+  let line = from;
+  while (line < to) {
+    let nl = b.indexOf(0x0a, line);
+    if (nl < 0 || nl >= to) nl = to;
+    if (nl - line <= WRAP) {
+      out.bytes(b.subarray(line, nl < to ? nl + 1 : to));
+      line = nl + 1;
+      continue;
+    }
+    let at = line;
+    while (nl - at > WRAP) {
+      let cut = at + WRAP;
+      while (cut > at && (b[cut] & 0xc0) === 0x80) cut--;
+      out.bytes(b.subarray(at, cut));
+      out.text(CONTINUED);
+      at = cut;
+    }
+    out.bytes(b.subarray(at, nl < to ? nl + 1 : to));
+    line = nl + 1;
+  }
 }
 
 interface ConnectionState {
@@ -376,6 +416,14 @@ export class PayloadPrinter {
     if (++st.held >= this.maxHeld) this.flush(c, st);
   }
 
+  /** Where the stream lost bytes, was cut off, or had a copy that differs: said among its messages, where it happened. */
+  note(c: ConnectionReport, text: string): void {
+    const st = this.state(c);
+    st.starts.push(st.out.len);
+    st.sides.push(SIDE_NONE);
+    st.out.text(`   [${safeLine(text)}]`);
+  }
+
   /** The connection has ended (final) or is to be printed so far. */
   connection(c: ConnectionReport, final: boolean): void {
     const st = this.state(c);
@@ -401,7 +449,7 @@ export class PayloadPrinter {
         text.int(++st.counters[sides[i]]);
         text.text(': ');
       }
-      text.bytes(out.buf.subarray(starts[i], i + 1 < n ? starts[i + 1] : out.len));
+      wrapInto(text, out.buf, starts[i], i + 1 < n ? starts[i + 1] : out.len);
     }
     text.text('\n');
     st.printed = true;
