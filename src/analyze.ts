@@ -13,6 +13,8 @@ import type { Connection, Dir, ReassemblyStats, SegmentInfo, StreamChunk, Stream
 import { addPacket, emptyFigures, type Figures } from './analysis/figures.js';
 import { UpdateTracker, type Latency, type SetupNote, type Update } from './analysis/updates.js';
 import { ByteLedger, type ByteAccounting } from './analysis/accounting.js';
+import { ConnectionTraffic } from './analysis/connections.js';
+import { CadenceTotals, PushStream, type CaptureCadence } from './analysis/cadence.js';
 
 /** Connections listed in the report when messages are not collected (the summary shows a few). */
 const MAX_LISTED_CONNECTIONS = 1000;
@@ -38,6 +40,10 @@ export interface ConnectionReport {
   closed: boolean;
   /** What its layers found out about it, by layer (tls: version, cipher suite, names). */
   layers?: Record<string, unknown>;
+  /** Its packets and bytes each way, start, duration, updates and own steady state (--connections; analysis/connections.ts). */
+  traffic: ConnectionTraffic;
+  /** Its server-to-client pushes, for their cadence (analysis/cadence.ts): made at its first HTTP or WebSocket message; null before, or when updates are not counted. */
+  push: PushStream | null;
 }
 
 export interface CaptureReport {
@@ -71,6 +77,8 @@ export interface CaptureReport {
   setupNotes: Array<SetupNote & { connection: number }>;
   /** Medians over the updates. */
   latency: Latency;
+  /** Every pushed stream (SSE, server-pushed WebSocket messages) together; null (or absent) when there was none. */
+  cadence?: CaptureCadence | null;
   setup: Figures;
   teardown: Figures;
   /** Packets for an update that had already been reported (a retransmission, a very late ACK). */
@@ -88,6 +96,13 @@ export interface AnalyzeOptions {
   dissect?: Partial<DissectOptions>;
   /** Keep every message on its connection (for --json and --payloads). */
   collectMessages?: boolean;
+  /**
+   * Work out each connection's own steady state (--connections, --json): its update shapes are
+   * counted for the connections the report lists and, with onConnectionDone, for every one.
+   * Default true; off, ConnectionTraffic.steady() is null (the other per-connection figures are
+   * counted anyway).
+   */
+  connectionSteady?: boolean;
   /** Keep every update in the report; by default only counts and the steady state are kept. */
   keepUpdates?: boolean;
   /** Called for each update as it settles (for streaming JSON). */
@@ -107,6 +122,11 @@ export interface AnalyzeOptions {
    * messages: the receiver prints them and may empty conn.messages (for --payloads).
    */
   onMessages?: (conn: ConnectionReport, final: boolean) => void;
+  /**
+   * Called when a connection will not be seen again (after its end, and the packets that
+   * follow it: the ACK of its last FIN): its traffic figures and cadence are final.
+   */
+  onConnectionDone?: (conn: ConnectionReport) => void;
   maxHeldMessages?: number;
   /** Most warnings kept in the report; the rest are only counted. */
   maxWarnings?: number;
@@ -158,6 +178,7 @@ class LazyDissector implements StreamConsumer {
     private readonly make: () => ConnectionDissector,
     private readonly ledger: ByteLedger,
     private readonly id: number,
+    private readonly clock: { time: number },
     private readonly note: ((dir: Dir, frame: number, note: string) => void) | null = null,
   ) {}
   differs(dir: Dir, frame: number, bytes: number, firstFrame: number): void {
@@ -167,6 +188,8 @@ class LazyDissector implements StreamConsumer {
     // Counted here, as the reassembler hands them on: the ledger's count of delivered bytes
     // owes nothing to what the layers make of them.
     this.ledger.delivered(this.id, dir, chunk.offset, chunk.bytes.length);
+    // The messages these bytes complete were completed by this chunk's packet (their cadence's time).
+    this.clock.time = chunk.time;
     (this.d ??= this.make()).data(dir, chunk);
   }
   gap(dir: Dir, offset: number, length: number, frame: number): void {
@@ -189,6 +212,8 @@ class Analysis {
   private readonly conns = new Map<number, ConnectionReport>();
   /** Connections kept for the report, in order of first packet. */
   private readonly listed: ConnectionReport[] = [];
+  /** Listed connections not yet over: those whose pushed streams keep their intervals (the others count in the capture's totals only). */
+  private readonly detailed = new Set<ConnectionReport>();
   private readonly protocols: Record<string, number> = {};
   private connectionCount = 0;
   private readonly tracker: UpdateTracker;
@@ -206,6 +231,13 @@ class Analysis {
   private listedByCode = new Map<AnomalyCode, number>();
   /** Secrets found in the capture itself (pcapng DSBs). */
   private embeddedSecrets = 0;
+  /** The time of the packet whose bytes are being dissected: what a message emitted now was completed by. */
+  private readonly clock = { time: 0 };
+  /** Every pushed stream's cadence together. */
+  private readonly cadence = new CadenceTotals();
+  /** The connection of the last packet counted, and its report: a packet's connection is usually the one before's. */
+  private lastSegConn: Connection | null = null;
+  private lastSegReport: ConnectionReport | undefined = undefined;
 
   constructor(private readonly file: string, private readonly options: AnalyzeOptions) {
     this.maxWarnings = options.maxWarnings ?? 1000;
@@ -213,19 +245,31 @@ class Analysis {
     this.tracker = new UpdateTracker(options.keepUpdates ?? false, options.onUpdate);
     this.track = options.updates ?? true;
     this.tracker.onSplitMismatch = (frame, text) => this.warning(frame || null, 'update-split-unfitted', text);
+    this.tracker.onHandOver = (g) => {
+      const c = this.conns.get(g.connId);
+      if (!c) return;
+      c.traffic.update(g);
+      c.push?.update(g);
+    };
     this.ledger = new ByteLedger((connection, dir, what) =>
       this.warning(this.lastFrame || null, 'accounting-mismatch', `connection ${connection}, ${dir === 0 ? 'client to server' : 'server to client'}: ${what}`));
     const self = this;
     this.reassembler = new Reassembler({
       connection(conn: Connection) {
+        // Streamed connections (onMessages) are written as they end: the report keeps only a few.
+        const listed = (options.collectMessages && !options.onMessages) || self.listed.length < MAX_LISTED_CONNECTIONS;
+        const steady = (options.connectionSteady ?? true) && (listed || options.onConnectionDone !== undefined);
         const report: ConnectionReport = {
           id: conn.id, client: conn.client, server: conn.server, protocol: 'tcp',
           firstFrame: conn.firstFrame, rolesGuessed: conn.rolesGuessed, messages: [], messageCount: 0, closed: false,
+          traffic: new ConnectionTraffic(conn.firstTime, steady), push: null,
         };
         self.conns.set(conn.id, report);
         self.connectionCount++;
-        // Streamed connections (onMessages) are written as they end: the report keeps only a few.
-        if ((options.collectMessages && !options.onMessages) || self.listed.length < MAX_LISTED_CONNECTIONS) self.listed.push(report);
+        if (listed) {
+          self.listed.push(report);
+          self.detailed.add(report);
+        }
         const onNote = options.onStreamNote;
         const note = onNote ? (dir: Dir, frame: number, text: string) => onNote(report, dir, frame, text) : null;
         // A sink per connection that knows its report: no lookup by id per message.
@@ -240,7 +284,7 @@ class Analysis {
           },
           protocol: (c, p) => self.protocol(report, c, p),
         };
-        return new LazyDissector(() => new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions), self.ledger, conn.id, note);
+        return new LazyDissector(() => new ConnectionDissector(conn, DISSECTORS, FALLBACK, sink, self.dissectOptions), self.ledger, conn.id, self.clock, note);
       },
       closed(conn: Connection) {
         if (self.track) self.tracker.closed(conn);
@@ -254,7 +298,13 @@ class Analysis {
         if (self.track) self.tracker.forget(conn);
         self.ledger.forget(conn.id);
         const c = self.conns.get(conn.id);
+        if (self.lastSegConn === conn) self.lastSegConn = null;
         if (c) {
+          // Its figures are final: worked out once, and what only they needed let go.
+          c.traffic.freeze();
+          c.push?.freeze();
+          self.detailed.delete(c);
+          self.options.onConnectionDone?.(c);
           self.protocols[c.protocol] = (self.protocols[c.protocol] ?? 0) + 1;
           self.conns.delete(conn.id);
         }
@@ -262,6 +312,11 @@ class Analysis {
       segment(info: SegmentInfo) {
         self.ledger.segment(info);
         if (self.track) self.tracker.segment(info);
+        if (info.conn !== self.lastSegConn) {
+          self.lastSegConn = info.conn;
+          self.lastSegReport = self.conns.get(info.conn.id);
+        }
+        self.lastSegReport?.traffic.packet(info.dir, info.time, info.frameBytes, info.appBytes);
       },
       warning(frame: number, code: AnomalyCode, message: string) {
         self.warning(frame, code, message);
@@ -279,6 +334,8 @@ class Analysis {
     // Rounded to the nanosecond so sums of seconds and fractions print without float noise.
     const time = Math.round((p.tsSec - this.t0Sec) * 1e9 + (p.tsNsec - this.t0Nsec)) / 1e9;
     if (time > this.lastTime) this.lastTime = time;
+    // Messages completed by a gap or an end (not by bytes) are this packet's.
+    this.clock.time = time;
     const d = this.decoder.decode(p);
     if (d.kind === 'other') {
       addPacket(this.overall, p.originalLength, 0, 0);
@@ -328,7 +385,13 @@ class Analysis {
 
   private message(c: ConnectionReport, conn: Connection, m: Message): void {
     const lost = this.ledger.message(conn.id, m);
-    if (this.track) this.tracker.message(conn, m, lost);
+    if (this.track) {
+      this.tracker.message(conn, m, lost);
+      const k = m.kind;
+      if (c.push !== null || k === 'http-request' || k === 'http-response' || k === 'sse-event' || k === 'ws-message') {
+        (c.push ??= new PushStream(this.detailed.has(c) || this.options.onConnectionDone !== undefined, this.cadence.budget, this.cadence)).message(m, this.clock.time);
+      }
+    }
     c.messageCount++;
     if (this.options.collectMessages) {
       c.messages.push(m);
@@ -372,6 +435,7 @@ class Analysis {
       steadyByProtocol: this.tracker.steadyByProtocol(),
       setupNotes: this.tracker.setupNotes,
       latency: this.tracker.medianLatency(),
+      cadence: this.cadence.figures(),
       setup,
       teardown,
       late,

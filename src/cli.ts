@@ -12,7 +12,7 @@ import { JsonStreamWriter } from './report/jsonstream.js';
 import { PayloadPrinter, payloadsHeader } from './report/payloads.js';
 import { safeJson, safeLine } from './report/sanitize.js';
 import { renderStats, STATS_FORMATS, statsTables, type StatsFormat } from './report/stats.js';
-import { warningText, writeSummary } from './report/summary.js';
+import { connectionsText, warningText, writeSummary } from './report/summary.js';
 
 export { removeSpools } from './report/jsonstream.js';
 
@@ -33,6 +33,7 @@ interface Flags {
   maxPayload?: number;
   keylog?: string[];
   html?: string;
+  connections?: boolean;
 }
 
 function version(): string {
@@ -100,6 +101,7 @@ function program(stdout: Writable, stderr: (s: string) => void): Command {
     // A machine-readable output is the whole of stdout: it cannot share it with another.
     .addOption(new Option('--json', 'print everything as one JSON document').conflicts(['ndjson', 'stats', 'payloads']))
     .addOption(new Option('--ndjson', 'print one JSON line per message as it is found').conflicts(['stats', 'payloads']))
+    .option('--connections', 'also print a table of the connections: endpoints, protocol, start, duration, packets and bytes each way, messages, updates, steady update (in --stats\'s format with --stats; --json always carries them)')
     .option('--html <file>', 'write a self-contained HTML report of the captures, side by side, to <file> (goes with any other output)')
     .addOption(new Option('--warnings <n>', 'warnings to print per capture').argParser(parseCount).default(10))
     .addOption(
@@ -359,12 +361,16 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
       dissect: { keepBytes: wantMessages || !!flags.ndjson, trace: wantMessages || !!flags.ndjson, keyLog, ...(flags.maxPayload !== undefined ? { maxKeptBytes: flags.maxPayload } : {}) },
       // The memory budget (LIMITS.memoryBudget unless --max-memory says otherwise).
       maxMemory: flags.maxMemory,
+      // Each connection's own steady state: only where it is printed.
+      connectionSteady: !!(flags.connections || flags.json),
     };
     if (json) {
       // Written as it goes: connections as they end, updates as they settle.
       const j = json;
       options.onMessages = (c, final) => j.connection(file, c, final);
       options.onUpdate = (u) => j.update(file, u);
+      // A connection is written once let go: its figures then include the packets after its end.
+      options.onConnectionDone = (c) => j.connectionDone(file, c);
       options.maxHeldMessages = 100;
     }
     if (flags.payloads && !flags.json) {
@@ -378,7 +384,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
       });
       options.collectMessages = false;
       // Alone, --payloads prints no figure: counting updates would be work thrown away.
-      if (!flags.stats && !flags.html) options.updates = false;
+      if (!flags.stats && !flags.html && !flags.connections) options.updates = false;
       options.onMessage = guarded((c, m) => printer.message(c, m));
       options.onMessages = guarded((c, final) => printer.connection(c, final));
       // Gaps, cuts and differing copies, inline where they happened (issue 13.7).
@@ -443,6 +449,10 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
         if (reports.length > 0) out.write('\n');
         writeSummary(report, maxWarnings, (s) => out.write(s));
       }
+      if (flags.connections) out.write(`${flags.payloads ? '' : '\n'}${connectionsText(report)}`);
+    } else if (flags.connections && !flags.json && !flags.stats && !flags.ndjson) {
+      // --html with --connections: the table alone on stdout.
+      out.write(`${reports.length > 0 ? '\n' : ''}${connectionsText(report)}`);
     } else if (flags.stats && !flags.json) {
       // The tables are drawn once, for every capture, at the end: a capture whose rows cannot
       // be drawn fails here, under its own name, and the others are drawn without it.
@@ -460,7 +470,7 @@ async function analyzeAll(files: string[], flags: Flags, out: Output, stdout: Wr
   // JSON is always a document, even of no capture (every file failed); the tables are not drawn empty.
   if (flags.stats && !flags.json && (reports.length > 0 || flags.stats === 'json') && !out.failed) {
     try {
-      out.write(renderStats(reports, flags.stats));
+      out.write(renderStats(reports, flags.stats, { connections: flags.connections }));
     } catch (e) {
       if (!out.failed) {
         err(`sockstat: ${safeLine(internal(e))}\n`);

@@ -53,6 +53,18 @@ export const LIMITS = {
   accountingRanges: 4096,
   /** Latencies kept for the medians. */
   latencySamples: 100_000,
+  /**
+   * Different update shapes counted per connection for its own steady state (--connections);
+   * updates of a shape first seen past this many are counted apart, and said.
+   */
+  connectionShapes: 4096,
+  /**
+   * Intervals between events kept exactly per pushed stream for its percentiles (analysis/cadence.ts);
+   * past it, a histogram of log buckets (64 per doubling: within 0.55%) takes them.
+   */
+  cadenceExactIntervals: 65_536,
+  /** Exact intervals held at once over every pushed stream of a capture (8 bytes each: 32 MiB); past it, new growth goes to histograms. */
+  cadenceIntervalsHeld: 4 * MiB,
   /** pcapng interfaces, and comments kept (counted beyond). */
   pcapngInterfaces: 65_536,
   commentsKept: 100,

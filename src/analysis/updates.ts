@@ -786,6 +786,8 @@ export class UpdateTracker {
   /** Updates whose split of bytes did not fit their packets (each also said through onSplitMismatch, and cut to fit). */
   splitMismatches = 0;
   onSplitMismatch?: (frame: number, text: string) => void;
+  /** Receives each update's group as it is handed over, before the steady-state count (per-connection figures: analysis/connections.ts, cadence.ts). */
+  onHandOver?: (g: Group) => void;
   /** What the set-up holds beyond handshakes, and why: the summary and JSON say it. */
   readonly setupNotes: Array<SetupNote & { connection: number }> = [];
 
@@ -1060,6 +1062,7 @@ export class UpdateTracker {
       }
     }
     this.count++;
+    this.onHandOver?.(g);
     if (g.useful < 0 || g.tlsFraming < 0 || g.useful + g.tlsFraming > g.appBytes) {
       this.splitMismatches++;
       this.onSplitMismatch?.(g.frames[0] ?? 0, `update ${g.index}: ${g.useful} bytes of payload and ${g.tlsFraming} of TLS framing do not fit its ${g.appBytes} bytes of TCP payload: its split is cut to fit`);

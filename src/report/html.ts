@@ -5,12 +5,12 @@ import { usefulPercent } from './json.js';
 import type { Ladder, LadderPacket } from './ladder.js';
 import { cut, safeLine } from './sanitize.js';
 import { captureName, frameList, statsTables, type StatsTable } from './stats.js';
-import { warningText } from './summary.js';
+import { CADENCE_COLUMNS, cadenceRows, warningText } from './summary.js';
 
 /**
  * The HTML report: one self-contained page (no request of any kind, no script) with the
  * captures side by side: the write-up's tables, and per capture its steady update's overhead
- * as a stacked bar and its packets as a ladder diagram.
+ * as a stacked bar, its packets as a ladder diagram, and the cadence of its pushed streams.
  */
 
 /** One capture on the command line, as the page shows it. */
@@ -159,6 +159,7 @@ function captureCard(c: HtmlCapture, index: number, o: HtmlOptions): string {
     if (c.ladder && 'error' in c.ladder) out.push(`<p class="note">No ladder: ${text(c.ladder.error)}</p>`);
     else if (c.ladder) out.push(ladderFigure(c.ladder, s.index, s.connection, index));
   } else out.push('<p>Updates: none found</p>');
+  out.push(cadencePart(r, index));
   out.push(warningsPart(r, o.maxWarnings));
   out.push('</article>');
   return out.join('\n');
@@ -260,6 +261,23 @@ function ladderFigure(l: Ladder, update: number, connection: number, index: numb
   ].join('');
   const caption = `<figcaption id="ladder-${index}">Update ${update} on connection #${connection}, ${l.packets.length} packet${l.packets.length === 1 ? '' : 's'}: <span class="c2s">client ${text(l.client)}</span>, <span class="s2c">server ${text(l.server)}</span>.${notes}</figcaption>`;
   return `<figure>\n${svg.join('\n')}\n${caption}\n</figure>`;
+}
+
+/** The cadence of the capture's pushed streams: the summary's table, the same rows and numbers. */
+function cadencePart(r: CaptureReport, index: number): string {
+  if (!r.cadence) return '';
+  const { rows, more } = cadenceRows(r);
+  const out = [`<h4 id="cadence-${index}">Cadence of pushed streams</h4>`];
+  out.push('<p class="note">Per stream (SSE events, WebSocket messages the server sent unasked): time from the request to the first event, intervals between events (nearest-rank percentiles; ~ from the histogram), events per second, and frame bytes of the updates that carried the events, per event and per useful byte.</p>');
+  out.push(`<div class="scroll"><table aria-labelledby="cadence-${index}">`);
+  out.push(`<thead><tr>${CADENCE_COLUMNS.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join('')}</tr></thead>`);
+  out.push('<tbody>');
+  for (const [name, ...cells] of rows) {
+    out.push(`<tr><th scope="row">${text(String(name))}</th>${cells.map((v) => `<td class="n">${text(String(v))}</td>`).join('')}</tr>`);
+  }
+  out.push('</tbody></table></div>');
+  if (more > 0) out.push(`<p class="note">... ${more} more stream${more === 1 ? '' : 's'} (--json lists each one's cadence)</p>`);
+  return out.join('\n');
 }
 
 /** The capture's warnings, as many as the summary lists (--warnings), and how many more there are. */

@@ -1,4 +1,4 @@
-import type { CaptureReport } from '../analyze.js';
+import type { CaptureReport, ConnectionReport } from '../analyze.js';
 import type { Overhead, Update } from '../analysis/updates.js';
 import { hex } from '../dissect/bytes.js';
 import type { Message } from '../dissect/types.js';
@@ -50,6 +50,27 @@ export function steadyJson(u: Update | null): Record<string, unknown> | null {
   return u ? { update: u.index, frames: u.frames, ...u.figures, serverOnly: u.serverOnly, overhead: { ...u.overhead, usefulPercent: usefulPercent(u.overhead) } } : null;
 }
 
+/**
+ * A connection's own figures (--connections; the fields after `protocol` on each connection of
+ * --json, and the rows of --stats json --connections): start and duration in seconds from the
+ * capture's start, packets and bytes each way, messages, updates, its own steady state, and the
+ * cadence of its pushes when it pushed any.
+ */
+export function connectionFiguresJson(c: ConnectionReport): Record<string, unknown> {
+  const t = c.traffic;
+  const cadence = c.push?.cadence() ?? null;
+  return {
+    start: t.start,
+    duration: t.duration,
+    clientToServer: { ...t.toServer },
+    serverToClient: { ...t.toClient },
+    messageCount: c.messageCount,
+    updateCount: t.updateCount,
+    steadyState: t.steady(),
+    ...(cadence ? { cadence } : {}),
+  };
+}
+
 /** A capture's own figures: everything of its JSON object but its connections and updates. */
 export function captureSummaryJson(r: CaptureReport): Record<string, unknown> {
   return {
@@ -67,6 +88,8 @@ export function captureSummaryJson(r: CaptureReport): Record<string, unknown> {
     connectionCount: r.connectionCount,
     updateCount: r.updateCount,
     latency: r.latency,
+    // Every pushed stream together (each connection's own is its `cadence`): only when there was one.
+    ...(r.cadence ? { cadence: r.cadence } : {}),
     steadyState: steadyJson(r.steady),
     // One steady state per technique (the protocol of the updates' connections), for captures
     // that mix them: steadyState is the capture's as a whole, the most frequent shape of all.

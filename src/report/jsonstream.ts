@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CaptureReport, ConnectionReport } from '../analyze.js';
 import type { Update } from '../analysis/updates.js';
-import { captureSummaryJson, messageJson, SCHEMA_VERSION, updateJson } from './json.js';
+import { captureSummaryJson, connectionFiguresJson, messageJson, SCHEMA_VERSION, updateJson } from './json.js';
 import { safeJson } from './sanitize.js';
 
 export interface Output {
@@ -35,6 +35,11 @@ export function removeSpools(): void {
 const PIECE = 64 * 1024;
 /** Spool files are read back in pieces of this many bytes. */
 const COPY = 1 << 20;
+/**
+ * Characters of ended connections' last messages held, over all of them, while they wait to be
+ * written (see Ended); past it, the oldest go to their spool files.
+ */
+const ENDED_CHARS = 4 * 1024 * 1024;
 
 type Phase = 'connections' | 'messages' | 'updates' | 'summary';
 
@@ -47,9 +52,23 @@ interface OpenConnection {
 }
 
 /**
+ * A connection that has ended, waiting to be written: its messages are all known (rendered as
+ * text here, or spooled), but its figures are not final until the analysis lets it go (the ACK
+ * of its last FIN comes after its end). Written once it is let go, in the order the connections
+ * ended: one let go early waits for those that ended before it.
+ */
+interface Ended {
+  c: ConnectionReport;
+  st: OpenConnection;
+  text: string;
+  done: boolean;
+}
+
+/**
  * Writes the --json document as the analysis goes, so that memory does not grow with the
- * capture: each connection is written when it ends (a long one in batches of messages, its
- * protocol last, since an HTTP connection may turn into a WebSocket one), updates are
+ * capture: each connection is written once it has ended and the analysis has let it go (a long
+ * one spooled in batches of messages; its protocol and figures last, since an HTTP connection
+ * may turn into a WebSocket one and the ACK of its FIN comes after its end), updates are
  * spooled to a temporary file as they settle and copied in when the capture ends, and the
  * capture's own figures close its object. One message or update per line.
  *
@@ -73,6 +92,9 @@ export class JsonStreamWriter {
   /** The connection being written (phase 'messages'): its protocol closes it. */
   private current: ConnectionReport | null = null;
   private open = new Map<number, OpenConnection>();
+  /** Ended connections not yet written, in the order they ended; the characters of their text. */
+  private ended = new Map<number, Ended>();
+  private endedChars = 0;
   private spoolDir: string | null = null;
   private spoolFd = -1;
   private spoolBytes = 0;
@@ -126,21 +148,65 @@ export class JsonStreamWriter {
         if (count) this.spoolTo(st, text, count);
         return;
       }
-      const head = safeJson({ id: c.id, client: c.client, server: c.server, firstFrame: c.firstFrame, rolesGuessed: c.rolesGuessed });
-      this.put(`${this.connectionsWritten++ ? ',' : ''}\n${head.slice(0, -1)}, "messages": [`);
-      this.phase = 'messages';
-      this.current = c;
-      if (st.spool) {
-        this.copy(st.spool, st.spoolBytes);
-        rmSync(st.spool, { force: true });
-        st.spool = null;
-      }
-      for (const m of messages) this.put(`${st.messages++ ? ',' : ''}\n${safeJson(messageJson(m))}`);
-      this.closeConnection();
+      // Rendered now (the messages and their bytes can go), written once the connection is let go.
+      let text = '';
+      for (const m of messages) text += `${st.messages++ ? ',' : ''}\n${safeJson(messageJson(m))}`;
       this.open.delete(c.id);
+      this.ended.set(c.id, { c, st, text, done: false });
+      this.endedChars += text.length;
+      if (this.endedChars > ENDED_CHARS) this.spill();
     } catch (e) {
       this.failed ??= e as Error;
     }
+  }
+
+  /**
+   * The analysis let the connection go (AnalyzeOptions.onConnectionDone): its figures are
+   * final. It is written, with every connection that ended before it and was let go.
+   */
+  connectionDone(file: string, c: ConnectionReport): void {
+    try {
+      if (!this.ended.has(c.id)) this.connection(file, c, true);
+      const e = this.ended.get(c.id);
+      if (e) e.done = true;
+      for (const [id, first] of this.ended) {
+        if (!first.done) break;
+        this.ended.delete(id);
+        this.writeEnded(first);
+      }
+    } catch (e) {
+      this.failed ??= e as Error;
+    }
+  }
+
+  /** Moves the text of the connections that ended first to their spool files, until half the allowance is left. */
+  private spill(): void {
+    if (this.failed) return;
+    for (const e of this.ended.values()) {
+      if (this.endedChars <= ENDED_CHARS / 2) break;
+      if (e.text.length === 0) continue;
+      e.st.spool ??= join(this.dir(), `connection-${e.c.id}.json`);
+      appendFileSync(e.st.spool, e.text);
+      e.st.spoolBytes += Buffer.byteLength(e.text);
+      this.endedChars -= e.text.length;
+      e.text = '';
+    }
+  }
+
+  private writeEnded(e: Ended): void {
+    const { c, st } = e;
+    this.endedChars -= e.text.length;
+    const head = safeJson({ id: c.id, client: c.client, server: c.server, firstFrame: c.firstFrame, rolesGuessed: c.rolesGuessed });
+    this.put(`${this.connectionsWritten++ ? ',' : ''}\n${head.slice(0, -1)}, "messages": [`);
+    this.phase = 'messages';
+    this.current = c;
+    if (st.spool) {
+      this.copy(st.spool, st.spoolBytes);
+      rmSync(st.spool, { force: true });
+      st.spool = null;
+    }
+    this.put(e.text);
+    this.closeConnection();
   }
 
   private spoolTo(st: OpenConnection, text: string, count: number): void {
@@ -153,7 +219,9 @@ export class JsonStreamWriter {
   private closeConnection(): void {
     // The layers' facts (tls) are known once the connection has ended: written after its messages.
     const layers = this.current!.layers;
-    this.put(`\n], "protocol": ${safeJson(this.current!.protocol)}${layers?.tls ? `, "tls": ${safeJson(layers.tls)}` : ''}}`);
+    // Its figures (packets and bytes each way, updates, steady state, cadence) after them: final once it was let go.
+    const figures = safeJson(connectionFiguresJson(this.current!));
+    this.put(`\n], "protocol": ${safeJson(this.current!.protocol)}${layers?.tls ? `, "tls": ${safeJson(layers.tls)}` : ''}, ${figures.slice(1)}`);
     this.flush();
     this.phase = 'connections';
     this.current = null;
@@ -244,6 +312,18 @@ export class JsonStreamWriter {
     if (!r && !this.captureOpen) return; // nothing was written for it: it is left out, as before
     this.beginCapture(file);
     if (this.phase === 'messages') this.closeConnection();
+    // Connections that ended and were not let go yet (the analysis stopped early, or no one
+    // said): written now, as they are, in the order they ended.
+    if (this.phase === 'connections' && this.ended.size > 0) {
+      try {
+        const ended = [...this.ended.values()];
+        this.ended.clear();
+        for (const e of ended) this.writeEnded(e);
+      } catch (e) {
+        this.failed ??= e as Error;
+        if ((this.phase as Phase) === 'messages') this.closeConnection();
+      }
+    }
     if (this.phase === 'connections') {
       // Connections still open when the capture stopped early were never written: their
       // spools go with the folder.
@@ -326,6 +406,8 @@ export class JsonStreamWriter {
     this.pendingUpdateCount = 0;
     this.failed = null;
     this.open.clear();
+    this.ended.clear();
+    this.endedChars = 0;
     this.put(`${this.capturesWritten++ ? ',' : ''}\n{"file": ${safeJson(file)}, "connections": [`);
     this.flush();
   }

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type TableType from 'cli-table3';
 import type { CaptureReport } from '../analyze.js';
-import { SCHEMA_VERSION, steadyJson, usefulPercent } from './json.js';
+import { connectionFiguresJson, SCHEMA_VERSION, steadyJson, usefulPercent } from './json.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
 import type { DirectionBytes } from '../analysis/accounting.js';
 import { safeJson, safeLine } from './sanitize.js';
@@ -12,7 +12,7 @@ export type StatsFormat = 'table' | 'markdown' | 'csv' | 'json';
 export const STATS_FORMATS: StatsFormat[] = ['table', 'markdown', 'csv', 'json'];
 
 export interface StatsTable {
-  key: 'overall' | 'perUpdate' | 'serverToClient' | 'overhead' | 'bytes';
+  key: 'overall' | 'perUpdate' | 'serverToClient' | 'overhead' | 'bytes' | 'connections';
   title: string;
   columns: string[];
   rows: Array<[string, ...Array<number | string>]>;
@@ -51,6 +51,9 @@ export function framingLayersOf(ds: DirectionBytes[]): Array<[string, string]> {
 
 const DIRECTIONS = [['client', 'client to server'], ['server', 'server to client']] as const;
 
+/** The CSV columns of a `connection` row, in the order of CONNECTION_COLUMNS. */
+const CONNECTION_CSV = ['connection_id', 'client', 'server', 'protocol', 'start_seconds', 'duration_seconds', 'c2s_packets', 'c2s_frame_bytes', 's2c_packets', 's2c_frame_bytes', 'messages', 'updates', 'steady_update', 'steady_total_packets', 'steady_frame_bytes'];
+
 /** A capture's file name without its directories, as the tables show it. */
 export function captureName(file: string): string {
   const parts = file.split(/[\\/]/);
@@ -61,6 +64,46 @@ function figureRow(name: string, f: Figures): [string, ...Array<number | string>
   return [name, ...FIGURE_COLUMNS.map(([k]) => f[k])];
 }
 
+
+/** The columns of the per-connection table (--connections), after the capture's name where there is one. */
+export const CONNECTION_COLUMNS = ['ID', 'Client', 'Server', 'Protocol', 'Start (s)', 'Duration (s)', 'C->S Packets', 'C->S Bytes', 'S->C Packets', 'S->C Bytes', 'Messages', 'Updates', 'Steady Update', 'Steady Packets', 'Steady Bytes'];
+
+/**
+ * One row per connection the report lists (the first 1,000 of a capture unless every one is
+ * kept): its endpoints, what it carried, when it started (seconds from the capture's first
+ * packet) and how long it lasted, packets and frame bytes each way, messages, updates, and its
+ * own steady update (its index, packets and frame bytes; '-' without updates).
+ */
+export function connectionRows(r: CaptureReport): Array<Array<string | number>> {
+  return r.connections.map((c) => {
+    const t = c.traffic;
+    const s = t.steady();
+    return [c.id, c.client, c.server, c.protocol, t.start.toFixed(6), t.duration.toFixed(6), t.toServer.packets, t.toServer.frameBytes, t.toClient.packets, t.toClient.frameBytes, c.messageCount, t.updateCount, s ? s.update : '-', s ? s.totalPackets : '-', s ? s.frameBytes : '-'];
+  });
+}
+
+/** The line under a capture's per-connection table when it lists fewer connections than the capture had; undefined otherwise. */
+export function connectionsNote(r: CaptureReport): string | undefined {
+  const more = r.connectionCount - r.connections.length;
+  return more > 0 ? `${safeLine(captureName(r.file))}: ${more} more connection${more === 1 ? '' : 's'} not listed (the first ${r.connections.length} are; --json lists them all)` : undefined;
+}
+
+/** The per-connection table of every capture (--stats ... --connections). */
+function connectionsTable(reports: CaptureReport[]): StatsTable {
+  const notes = reports.map(connectionsNote).filter((n): n is string => n !== undefined);
+  return {
+    key: 'connections',
+    title: 'Connections',
+    columns: ['PCAP', ...CONNECTION_COLUMNS],
+    rows: reports.flatMap((r) => connectionRows(r).map((row): [string, ...Array<number | string>] => [captureName(r.file), ...row])),
+    note: notes.length ? notes.join('\n') : undefined,
+  };
+}
+
+export interface StatsOptions {
+  /** The per-connection table too (--connections). */
+  connections?: boolean;
+}
 
 /** The write-up's three tables, one row per capture, then where one update's bytes go. */
 export function statsTables(reports: CaptureReport[]): StatsTable[] {
@@ -149,8 +192,10 @@ export function csvField(v: string | number): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function renderStats(reports: CaptureReport[], format: StatsFormat): string {
+export function renderStats(reports: CaptureReport[], format: StatsFormat, options: StatsOptions = {}): string {
   const tables = statsTables(reports);
+  // The per-connection table (--connections) goes last, after the capture's own tables.
+  if (options.connections && format !== 'csv' && format !== 'json') tables.push(connectionsTable(reports));
   switch (format) {
     case 'markdown':
       return tables
@@ -168,12 +213,14 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
       // The byte-accounting rows: every framing layer always has its column, so a script's columns do not move.
       const layerNames = FRAMING_LAYERS.map(([l]) => `${l}_layer_framing_bytes`);
       const bytesNames = ['direction', 'resent_bytes', ...layerNames, 'layer_payload_bytes', 'unclaimed_bytes', 'lost_bytes'];
-      const lines = ['table,pcap,' + ['total_packets', 'app_packets', 'frame_bytes', 'tcp_bytes', 'app_bytes', ...overheadNames, ...bytesNames].join(',')];
+      // With --connections, rows `connection` with columns of their own after all the others (absent otherwise, so scripts' columns do not move).
+      const connNames = options.connections ? CONNECTION_CSV : [];
+      const lines = ['table,pcap,' + ['total_packets', 'app_packets', 'frame_bytes', 'tcp_bytes', 'app_bytes', ...overheadNames, ...bytesNames, ...connNames].join(',')];
       const blank = (n: number) => new Array<string>(n).fill('');
       for (const t of tables) {
         if (t.key === 'bytes') continue;
         for (const [name, ...nums] of t.rows) {
-          const values = t.key === 'overhead' ? [...blank(5), ...nums, ...blank(bytesNames.length)] : [...nums, ...blank(overheadNames.length + bytesNames.length)];
+          const values = t.key === 'overhead' ? [...blank(5), ...nums, ...blank(bytesNames.length + connNames.length)] : [...nums, ...blank(overheadNames.length + bytesNames.length + connNames.length)];
           lines.push([t.key, csvField(name), ...values.map((v) => (v === '' ? '' : csvField(v)))].join(','));
         }
       }
@@ -184,7 +231,15 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
           const o: Record<string, number | string> = { link_ip_bytes: d.linkNet, tcp_header_bytes: d.tcpHeaders };
           const shared = overheadNames.map((n) => o[n] ?? '');
           const own = [name, d.notDelivered, ...FRAMING_LAYERS.map(([l]) => sums.framing[l] ?? 0), sums.payload, d.unclaimed, d.lostInGaps];
-          lines.push(['bytes', csvField(captureName(r.file)), ...blank(5), ...shared, ...own].map((v) => (v === '' ? '' : csvField(v))).join(','));
+          lines.push(['bytes', csvField(captureName(r.file)), ...blank(5), ...shared, ...own, ...blank(connNames.length)].map((v) => (v === '' ? '' : csvField(v))).join(','));
+        }
+      }
+      if (options.connections) {
+        for (const r of reports) {
+          for (const row of connectionRows(r)) {
+            const cells = row.map((v) => (v === '-' ? '' : v));
+            lines.push(['connection', csvField(captureName(r.file)), ...blank(5 + overheadNames.length + bytesNames.length), ...cells.map((v) => (v === '' ? '' : csvField(v)))].join(','));
+          }
         }
       }
       return lines.join('\n') + '\n';
@@ -199,6 +254,11 @@ export function renderStats(reports: CaptureReport[], format: StatsFormat): stri
         steadyState: steadyJson(r.steady),
         steadyByProtocol: r.steadyByProtocol.map((t) => ({ protocol: t.protocol, updateCount: t.updateCount, steadyState: steadyJson(t.steady) })),
         bytes: r.bytes,
+        // With --connections: the connections the report lists, each with its figures (those of --json's connections).
+        ...(options.connections ? {
+          connections: r.connections.map((c) => ({ id: c.id, client: c.client, server: c.server, protocol: c.protocol, firstFrame: c.firstFrame, rolesGuessed: c.rolesGuessed, ...connectionFiguresJson(c) })),
+          ...(r.connectionCount > r.connections.length ? { connectionsNotListed: r.connectionCount - r.connections.length } : {}),
+        } : {}),
       }));
       return safeJson({ schemaVersion: SCHEMA_VERSION, captures: out }, 2) + '\n';
     }

@@ -2,7 +2,8 @@ import type { CaptureReport } from '../analyze.js';
 import type { TlsInfo } from '../dissect/tls/layer.js';
 import { FIGURE_COLUMNS, type Figures } from '../analysis/figures.js';
 import { commentCount, usefulPercent } from './json.js';
-import { captureName, frameList, framingLayersOf, layerSums, terminalTable } from './stats.js';
+import { captureName, CONNECTION_COLUMNS, connectionRows, connectionsNote, frameList, framingLayersOf, layerSums, terminalTable } from './stats.js';
+import type { CadenceFigures } from '../analysis/cadence.js';
 import { cut, safeLine } from './sanitize.js';
 
 function figureCells(f: Figures): number[] {
@@ -137,6 +138,7 @@ export function writeSummary(r: CaptureReport, maxWarnings: number, write: (s: s
     line('');
     line('Updates: none found');
   }
+  cadenceTable(r, line);
   if (r.warningCount > 0) {
     line('');
     line(`Warnings: ${r.warningCount}`);
@@ -170,4 +172,65 @@ function bytesByLayer(r: CaptureReport, line: (s: string) => void): void {
   line(`Where the ${total} bytes of TCP packets go:`);
   line(terminalTable(['', 'Client to server', 'Server to client'], rows));
   if (c.lostInGaps + sv.lostInGaps > 0) line(`Never captured (gaps, outside the sums): ${c.lostInGaps} bytes client to server, ${sv.lostInGaps} server to client`);
+}
+
+/** Pushed streams listed one by one in the summary's cadence table (the capture's line covers them all). */
+const CADENCE_SHOWN = 10;
+
+export const CADENCE_COLUMNS = ['Stream', 'Events', 'First event (ms)', 'Median (ms)', 'p95 (ms)', 'p99 (ms)', 'Max (ms)', 'Events/s', 'Bytes/event', 'Bytes/useful byte'];
+
+function msCell(t: number | null, exact = true): string {
+  return t === null ? '-' : `${exact ? '' : '~'}${(t * 1000).toFixed(3)}`;
+}
+
+/** One row of the cadence table: after the stream's name, its figures ('-' where there is none; '~' for percentiles from the histogram). */
+export function cadenceCells(c: CadenceFigures): Array<string | number> {
+  const i = c.interval;
+  const exact = i?.exact ?? true;
+  return [
+    c.events,
+    msCell(c.timeToFirstEvent),
+    msCell(i?.median ?? null, exact),
+    msCell(i?.p95 ?? null, exact),
+    msCell(i?.p99 ?? null, exact),
+    msCell(i?.max ?? null),
+    c.eventsPerSecond === null ? '-' : c.eventsPerSecond.toFixed(3),
+    c.bytesPerEvent === null ? '-' : c.bytesPerEvent.toFixed(1),
+    c.wireBytesPerUsefulByte === null ? '-' : c.wireBytesPerUsefulByte.toFixed(3),
+  ];
+}
+
+/** The rows of a capture's cadence table: its first CADENCE_SHOWN pushed streams, and (with more than one) all of them together. */
+export function cadenceRows(r: CaptureReport): { rows: Array<Array<string | number>>; more: number } {
+  const rows: Array<Array<string | number>> = [];
+  let listed = 0;
+  for (const c of r.connections) {
+    const k = c.push?.cadence();
+    if (!k) continue;
+    listed++;
+    if (rows.length < CADENCE_SHOWN) rows.push([`#${c.id} ${k.kind}`, ...cadenceCells(k)]);
+  }
+  const all = r.cadence;
+  if (all && all.streams > 1) rows.push([`all ${all.streams} streams`, ...cadenceCells(all)]);
+  return { rows, more: (all?.streams ?? listed) - Math.min(listed, CADENCE_SHOWN) };
+}
+
+/**
+ * The cadence of the capture's pushed streams (SSE event streams, WebSocket messages the
+ * server sent unasked): time to the first event, intervals between events (nearest-rank
+ * percentiles), events per second, and wire bytes per event and per useful byte.
+ */
+function cadenceTable(r: CaptureReport, line: (s: string) => void): void {
+  if (!r.cadence) return;
+  const { rows, more } = cadenceRows(r);
+  line('');
+  line('Cadence of pushed streams (times from the packet that completed each event; intervals are nearest-rank percentiles):');
+  line(terminalTable(CADENCE_COLUMNS, rows));
+  if (more > 0) line(`  ... ${more} more stream${more === 1 ? '' : 's'} (--json lists each one's cadence)`);
+}
+
+/** The per-connection table (--connections), for the terminal: one row per connection the report lists. */
+export function connectionsText(r: CaptureReport): string {
+  const note = connectionsNote(r);
+  return `Connections of ${safeLine(captureName(r.file))}\n${terminalTable(CONNECTION_COLUMNS, connectionRows(r))}\n${note ? `${note}\n` : ''}`;
 }
